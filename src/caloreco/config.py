@@ -1,0 +1,144 @@
+"""Configuration: validation against the JSON schema, cross-checks, seeds and code hashes.
+
+The workflow validates ``config`` here before any job starts, so a typo or a bad value stops the
+run with a message that names the key (``datasets.ecal_stage1.events_per_chunk``) and what was
+expected.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+__all__ = [
+    "ConfigError",
+    "validate_config",
+    "chunk_rng",
+    "code_hash",
+    "dataset_detector",
+    "PACKAGE_ROOT",
+]
+
+PACKAGE_ROOT = Path(__file__).resolve().parent
+
+
+class ConfigError(ValueError):
+    """An invalid configuration; the message names the key."""
+
+
+def _key(path: Iterable[Any]) -> str:
+    return ".".join(str(p) for p in path) or "<top level>"
+
+
+def validate_config(config: Mapping[str, Any], schema_path: str | Path) -> None:
+    """Validate ``config`` against the schema and the cross-references between sections.
+
+    Raises:
+        ConfigError: naming the first offending key and what was expected.
+    """
+    import jsonschema
+
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(dict(config)), key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = []
+        for err in errors[:10]:
+            where = _key(err.absolute_path)
+            if err.validator == "additionalProperties":
+                lines.append(f"config key {where!s}: {err.message} (see config/README.md)")
+            else:
+                lines.append(f"config key {where}: {err.message}")
+        more = f"\n(and {len(errors) - 10} more)" if len(errors) > 10 else ""
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(lines) + more)
+    _cross_check(config)
+
+
+def _cross_check(config: Mapping[str, Any]) -> None:
+    detectors = config["detectors"]
+    for name, ds in config["datasets"].items():
+        where = f"datasets.{name}"
+        if ds["detector"] not in detectors:
+            raise ConfigError(
+                f"config key {where}.detector: {ds['detector']!r} is not a detector; "
+                f"defined: {sorted(detectors)}"
+            )
+        preset = detectors[ds["detector"]]["preset"]
+        src = ds["source"]
+        if src == "simulate":
+            for key in ("events_per_chunk", "simulation"):
+                if key not in ds:
+                    raise ConfigError(f"config key {where}.{key}: required for source 'simulate'")
+            energy = ds["simulation"].get("energy")
+            if energy is None:
+                raise ConfigError(f"config key {where}.simulation.energy: required")
+            dist = energy["distribution"]
+            if dist == "fixed" and "value_mev" not in energy:
+                raise ConfigError(f"config key {where}.simulation.energy.value_mev: required")
+            if dist != "fixed":
+                lo, hi = energy.get("min_mev"), energy.get("max_mev")
+                if lo is None or hi is None or not lo < hi:
+                    raise ConfigError(
+                        f"config key {where}.simulation.energy: '{dist}' needs min_mev < max_mev"
+                    )
+        else:
+            if "files" not in ds:
+                raise ConfigError(f"config key {where}.files: required for source {src!r}")
+            if src == "root" and "root" not in ds:
+                raise ConfigError(f"config key {where}.root: tree and branch mapping required")
+            if src == "csv" and preset != "califa":
+                raise ConfigError(
+                    f"config key {where}.source: the csv hit format is CALIFA's; detector "
+                    f"{ds['detector']!r} is a {preset!r}"
+                )
+        methods = ds.get("clustering", {})
+        if preset == "ecal" and set(methods) - {"connected"}:
+            raise ConfigError(
+                f"config key {where}.clustering: the planar ECAL supports 'connected' only, "
+                f"got {sorted(methods)}"
+            )
+        if "regression" in ds.get("analyses", []) and preset != "ecal":
+            raise ConfigError(f"config key {where}.analyses: 'regression' needs an ecal detector")
+
+
+def dataset_detector(config: Mapping[str, Any], dataset: str) -> dict[str, Any]:
+    """The detector section of a dataset."""
+    return dict(config["detectors"][config["datasets"][dataset]["detector"]])
+
+
+STREAMS = {"simulate": 0, "import": 1, "windows": 2, "split": 3, "train": 4, "evaluate": 5}
+
+
+def chunk_rng(dataset_seed: int, chunk: int, stream: str) -> np.random.Generator:
+    """The random generator of one (dataset, chunk, stage): independent streams, reproducible.
+
+    ``SeedSequence`` spawning by an explicit key keeps chunks and stages statistically
+    independent while the whole dataset depends on one seed.
+    """
+    return np.random.default_rng(
+        np.random.SeedSequence([int(dataset_seed), STREAMS[stream], chunk])
+    )
+
+
+def code_hash(*modules: str) -> str:
+    """SHA-256 (16 hex digits) of the named package modules' source (files or folders).
+
+    Snakemake's code trigger sees a rule's script only; passing this as a param re-runs a rule
+    exactly when the package code it uses changes. Names are relative to the package root, e.g.
+    ``"simulation"`` or ``"geometry.py"``.
+    """
+    h = hashlib.sha256()
+    for name in sorted(modules):
+        path = PACKAGE_ROOT / name
+        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+        if not files or not all(f.exists() for f in files):
+            raise FileNotFoundError(f"code_hash: no package module {name!r} under {PACKAGE_ROOT}")
+        for f in files:
+            h.update(str(f.relative_to(PACKAGE_ROOT)).encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]

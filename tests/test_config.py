@@ -1,0 +1,91 @@
+"""Configuration validation: bad keys, types and values stop the run naming the key."""
+
+import copy
+
+import pytest
+import yaml
+
+from caloreco.config import ConfigError, chunk_rng, code_hash, validate_config
+
+from conftest import REPO, run_snakemake
+
+SCHEMA = REPO / "workflow/schemas/config.schema.yaml"
+
+
+@pytest.fixture(scope="module")
+def base():
+    return yaml.safe_load((REPO / "config/config.yaml").read_text())
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "test.yaml"])
+def test_shipped_configs_are_valid(name):
+    validate_config(yaml.safe_load((REPO / "config" / name).read_text()), SCHEMA)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda c: c["datasets"]["ecal_stage1"].update(evnts_per_chunk=5), "evnts_per_chunk"),
+        (
+            lambda c: c["datasets"]["ecal_stage1"].update(events_per_chunk=-5),
+            r"datasets\.ecal_stage1\.events_per_chunk: -5 is less than the minimum",
+        ),
+        (
+            lambda c: c["datasets"]["califa_2p1"].update(chunks="three"),
+            r"datasets\.califa_2p1\.chunks: 'three' is not of type 'integer'",
+        ),
+        (
+            lambda c: c["detectors"]["ecal"]["response"].update(noise_mev=-1),
+            r"detectors\.ecal\.response\.noise_mev",
+        ),
+        (
+            lambda c: c["datasets"]["ecal_stage1"].update(detector="hcal"),
+            r"datasets\.ecal_stage1\.detector: 'hcal' is not a detector",
+        ),
+        (
+            lambda c: c["datasets"]["ecal_stage2"]["simulation"]["energy"].update(min_mev=5e5),
+            r"datasets\.ecal_stage2\.simulation\.energy: 'uniform' needs min_mev < max_mev",
+        ),
+        (
+            lambda c: c["datasets"]["ecal_stage1"].update(clustering={"cone": {}}),
+            r"datasets\.ecal_stage1\.clustering: the planar ECAL supports 'connected' only",
+        ),
+    ],
+)
+def test_bad_config_names_the_key(base, edit, message):
+    cfg = copy.deepcopy(base)
+    edit(cfg)
+    with pytest.raises(ConfigError, match=message):
+        validate_config(cfg, SCHEMA)
+
+
+def test_bad_config_stops_workflow_before_any_job(base, tmp_path):
+    cfg = copy.deepcopy(base)
+    cfg["datasets"]["ecal_stage1"]["events_per_chunk"] = -5
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    proc = run_snakemake(tmp_path, "--configfile", str(path), "--cores", "1", check=False)
+    assert proc.returncode != 0
+    out = proc.stdout + proc.stderr
+    assert "datasets.ecal_stage1.events_per_chunk" in out
+    assert not (tmp_path / "results").exists()
+
+
+def test_chunk_streams_are_reproducible_and_independent():
+    a = chunk_rng(7, 0, "simulate").random(4)
+    assert (a == chunk_rng(7, 0, "simulate").random(4)).all()
+    assert not (a == chunk_rng(7, 1, "simulate").random(4)).any()
+    assert not (a == chunk_rng(7, 0, "windows").random(4)).any()
+    assert not (a == chunk_rng(8, 0, "simulate").random(4)).any()
+
+
+def test_code_hash_tracks_content(tmp_path, monkeypatch):
+    import caloreco.config as cfgmod
+
+    (tmp_path / "mod.py").write_text("x = 1\n")
+    monkeypatch.setattr(cfgmod, "PACKAGE_ROOT", tmp_path)
+    h1 = code_hash("mod.py")
+    (tmp_path / "mod.py").write_text("x = 2\n")
+    assert code_hash("mod.py") != h1
+    with pytest.raises(FileNotFoundError, match="nope"):
+        code_hash("nope.py")

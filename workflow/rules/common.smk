@@ -1,0 +1,71 @@
+# Everything that is not a rule: config validation, wildcard constraints, input functions.
+
+import sys
+from pathlib import Path
+
+# the package is importable without installation when the workflow runs from a checkout
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+
+from caloreco.config import code_hash, validate_config  # noqa: E402
+
+validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
+
+DATASETS = sorted(config["datasets"])
+SIMULATED = [d for d in DATASETS if config["datasets"][d]["source"] == "simulate"]
+IMPORTED = [d for d in DATASETS if config["datasets"][d]["source"] != "simulate"]
+
+
+def _alternatives(names):
+    # a regex that matches none of the datasets when the list is empty
+    return "|".join(names) if names else "(?!x)x"
+
+
+wildcard_constraints:
+    dataset=_alternatives(DATASETS),
+    chunk=r"\d{3}",
+    method="connected|cone|agglomerative",
+
+
+def chunks(dataset):
+    """Chunk labels 000, 001, ... of a dataset (counts come from config, no checkpoints)."""
+    return [f"{i:03d}" for i in range(config["datasets"][dataset]["chunks"])]
+
+
+def methods(dataset):
+    """Clustering methods configured for a dataset."""
+    return sorted(config["datasets"][dataset].get("clustering", {}))
+
+
+def raw_files(wildcards):
+    return expand(
+        "results/{dataset}/raw/chunk-{chunk}.root",
+        dataset=wildcards.dataset,
+        chunk=chunks(wildcards.dataset),
+    )
+
+
+def dataset_section(wildcards):
+    return config["datasets"][wildcards.dataset]
+
+
+def detector_section(wildcards):
+    return config["detectors"][config["datasets"][wildcards.dataset]["detector"]]
+
+
+CODE = {
+    "simulate": code_hash("simulation", "geometry.py", "events.py", "io.py", "stages.py"),
+    "import": code_hash("io.py", "geometry.py", "events.py", "stages.py"),
+    "qa": code_hash("qa.py", "io.py", "events.py", "stages.py"),
+    "cluster": code_hash("clustering", "io.py", "events.py", "geometry.py", "stages.py"),
+}
+
+
+def all_targets():
+    targets = []
+    for d in DATASETS:
+        targets += raw_files(type("W", (), {"dataset": d}))
+        targets.append(f"results/{d}/metrics/simulation.json")
+        targets.append(f"results/{d}/qa/simulation.png")
+        if methods(d):
+            targets.append(f"results/{d}/metrics/clustering.json")
+    return targets

@@ -1,0 +1,74 @@
+# Stage 1: raw events, simulated or imported, in the ROOT schema of design.md.
+
+
+rule simulate:
+    output:
+        "results/{dataset}/raw/chunk-{chunk}.root",
+    params:
+        dataset=dataset_section,
+        detector=detector_section,
+        code=CODE["simulate"],
+    wildcard_constraints:
+        dataset=_alternatives(SIMULATED),
+    log:
+        "results/{dataset}/logs/simulate/chunk-{chunk}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/simulate/chunk-{chunk}.tsv"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: 2000 * attempt,
+        runtime=lambda wc, attempt: 30 * attempt,
+    conda:
+        "../../envs/caloreco.yaml"
+    script:
+        "../scripts/simulate.py"
+
+
+rule import_data:
+    input:
+        lambda wc: config["datasets"][wc.dataset]["files"],
+    output:
+        "results/{dataset}/raw/chunk-{chunk}.root",
+    params:
+        dataset=dataset_section,
+        detector=detector_section,
+        n_chunks=lambda wc: config["datasets"][wc.dataset]["chunks"],
+        code=CODE["import"],
+    wildcard_constraints:
+        dataset=_alternatives(IMPORTED),
+    log:
+        "results/{dataset}/logs/import/chunk-{chunk}.log",
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: 4000 * attempt,
+        runtime=lambda wc, attempt: 30 * attempt,
+    conda:
+        "../../envs/caloreco.yaml"
+    script:
+        "../scripts/import_data.py"
+
+
+rule simulation_qa:
+    input:
+        raw_files,
+    output:
+        metrics="results/{dataset}/metrics/simulation.json",
+        png=report(
+            "results/{dataset}/qa/simulation.png",
+            caption="../report/simulation_qa.rst",
+            category="Simulation QA",
+            labels={"dataset": "{dataset}"},
+        ),
+        pdf="results/{dataset}/qa/simulation.pdf",
+    params:
+        code=CODE["qa"],
+    log:
+        "results/{dataset}/logs/simulation_qa.log",
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: 4000 * attempt,
+        runtime=lambda wc, attempt: 20 * attempt,
+    conda:
+        "../../envs/caloreco.yaml"
+    script:
+        "../scripts/simulation_qa.py"

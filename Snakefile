@@ -7,15 +7,20 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The default analysis, unless --configfile names another: then that file alone is the config
+# (a complete analysis such as config/test.yaml), not merged into the default.
+if not workflow.overwrite_configfiles:
+
+    configfile: "config/config.yaml"
 
 
 include: "workflow/rules/common.smk"
 include: "workflow/rules/raw.smk"
 include: "workflow/rules/clustering.smk"
+include: "workflow/rules/pairs.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_targets(),
-    default_target: True

@@ -255,28 +255,112 @@ def cluster_chunk(
     return clusters
 
 
+def resolution_sigma(energy_mev: np.ndarray, response: Mapping[str, Any]) -> np.ndarray:
+    """Expected energy resolution sigma (MeV) of a detector response block at ``energy_mev``.
+
+    califa: FWHM/2.355 at 1 MeV scaling as 1/sqrt(E) (+) non-uniformity; ecal: a/sqrt(E/GeV)
+    (+) b. Used to define the photopeak window (3 sigma).
+    """
+    e = np.asarray(energy_mev, dtype=np.float64)
+    if "resolution_fwhm_at_1mev" in response or "non_uniformity" in response:
+        rel = np.hypot(
+            float(response.get("resolution_fwhm_at_1mev", 0.055)) / 2.355 / np.sqrt(e),
+            float(response.get("non_uniformity", 0.01)),
+        )
+    else:
+        rel = np.hypot(
+            float(response.get("stochastic", 0.07)) / np.sqrt(e / 1000.0),
+            float(response.get("constant", 0.015)),
+        )
+    return rel * e
+
+
+def photopeak(
+    clusters: pd.DataFrame, events: RawEvents, response: Mapping[str, Any], n_sigma: float = 3.0
+) -> dict[str, Any]:
+    """Photopeak efficiency: the fraction of primaries whose most energetic cluster (among those
+    they dominate) has an energy within ``n_sigma`` resolution sigmas of the true energy."""
+    e_true = events.primary_energy.astype(np.float64)
+    ev_pos = pd.Series(np.arange(events.n_events), index=events.event)
+    known = np.isfinite(e_true) & (e_true > 0)
+    if not known.any():
+        return {"efficiency": None, "note": "primary energies unknown"}
+    matched = clusters[clusters["primary"] >= 0]
+    pos = ev_pos.loc[matched["event"].to_numpy()].to_numpy()
+    flat = events.primary_offsets[pos] + matched["primary"].to_numpy()
+    best = np.zeros(e_true.size)
+    np.maximum.at(best, flat, matched["energy"].to_numpy(np.float64))
+    ok = np.abs(best - e_true) <= n_sigma * resolution_sigma(np.where(known, e_true, 1.0), response)
+    ok, e = ok[known], e_true[known]
+    eff = float(ok.mean())
+    edges = np.quantile(e, np.linspace(0, 1, 9)) if np.ptp(e) > 0 else np.array([e[0], e[0]])
+    curve = []
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        sel = (e >= lo) & (e <= hi)
+        if sel.sum() and hi > lo:
+            p = float(ok[sel].mean())
+            curve.append(
+                {
+                    "e_lo": float(lo),
+                    "e_hi": float(hi),
+                    "efficiency": p,
+                    "err": float(np.sqrt(p * (1 - p) / sel.sum())),
+                    "n": int(sel.sum()),
+                }
+            )
+    return {
+        "efficiency": eff,
+        "efficiency_err": float(np.sqrt(eff * (1 - eff) / ok.size)),
+        "n_sigma": n_sigma,
+        "primaries": int(ok.size),
+        "vs_energy": curve,
+    }
+
+
 def clustering_metrics(
     raw_paths: Sequence[str | Path],
     cells_paths: Sequence[str | Path],
     methods: Sequence[str],
     out_path: str | Path,
+    split: Mapping[str, Any] | None = None,
+    response: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Event-level TP/FP/FN/FM and WR per method over all chunks (clustering.json)."""
+    """Event-level TP/FP/FN/FM and WR per method over all chunks (clustering.json).
+
+    With ``split`` (``{"fractions", "seed"}``) only the test events are scored, so a method that
+    uses a trained classifier is never scored on events it was trained or tuned on; every method
+    is then scored on the same events. The photopeak efficiency per method needs the cluster
+    tables beside the cell tables (``chunk-NNN.parquet`` next to ``cells-NNN.parquet``).
+    """
     from caloreco import clustering as cl
+    from caloreco.split import assign_split
 
     events = concatenate([io.read_raw(p, require_truth=True) for p in raw_paths])
+    subset = "all"
+    if split is not None:
+        keep = assign_split(events.event, tuple(split["fractions"]), int(split["seed"])) == "test"
+        events = events.select(keep)
+        subset = "test"
     truth = cl.true_labels(events)
     by_method: dict[str, list[Path]] = {m: [] for m in methods}
     for p in map(Path, cells_paths):
         by_method[p.parent.name].append(p)
-    result: dict[str, Any] = {"methods": {}}
+    result: dict[str, Any] = {"events_subset": subset, "methods": {}, "photopeak": {}}
+    wanted = set(events.event.tolist())
     for m in methods:
-        cells = pd.concat([pd.read_parquet(p) for p in sorted(by_method[m])], ignore_index=True)
+        files = sorted(by_method[m])
+        cells = pd.concat([pd.read_parquet(p) for p in files], ignore_index=True)
+        cells = cells[cells["event"].isin(wanted)]
         reco = labels_from_cells(events, cells)
         result["methods"][m] = cl.summarize_metrics(
             cl.event_metrics(events.hit_offsets, reco, truth)
         )
         log.info("%s: %s", m, result["methods"][m])
+        if response is not None:
+            tables = [p.with_name(p.name.replace("cells-", "chunk-")) for p in files]
+            clusters = pd.concat([pd.read_parquet(p) for p in tables], ignore_index=True)
+            clusters = clusters[clusters["event"].isin(wanted)]
+            result["photopeak"][m] = photopeak(clusters, events, response)
     write_json(out_path, result)
     return result
 

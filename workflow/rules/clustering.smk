@@ -7,19 +7,19 @@ rule cluster:
     output:
         clusters="results/{dataset}/clusters/{method}/chunk-{chunk}.parquet",
         cells="results/{dataset}/clusters/{method}/cells-{chunk}.parquet",
-    params:
-        settings=lambda wc: config["datasets"][wc.dataset]["clustering"][wc.method],
-        code=CODE["cluster"],
     log:
         "results/{dataset}/logs/cluster/{method}-{chunk}.log",
     benchmark:
         "results/{dataset}/benchmarks/cluster/{method}-{chunk}.tsv"
+    conda:
+        "../../envs/caloreco.yaml"
     threads: 1
     resources:
         mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=lambda wc, attempt: 30 * attempt,
-    conda:
-        "../../envs/caloreco.yaml"
+    params:
+        settings=lambda wc: config["datasets"][wc.dataset]["clustering"][wc.method],
+        code=CODE["cluster"],
     script:
         "../scripts/cluster.py"
 
@@ -30,21 +30,38 @@ rule clustering_metrics:
         cells=lambda wc: expand(
             "results/{dataset}/clusters/{method}/cells-{chunk}.parquet",
             dataset=wc.dataset,
-            method=methods(wc.dataset),
+            method=scored_methods(wc.dataset),
+            chunk=chunks(wc.dataset),
+        ),
+        clusters=lambda wc: expand(
+            "results/{dataset}/clusters/{method}/chunk-{chunk}.parquet",
+            dataset=wc.dataset,
+            method=scored_methods(wc.dataset),
             chunk=chunks(wc.dataset),
         ),
     output:
         "results/{dataset}/metrics/clustering.json",
-    params:
-        methods=lambda wc: methods(wc.dataset),
-        code=CODE["cluster"],
     log:
         "results/{dataset}/logs/clustering_metrics.log",
+    conda:
+        "../../envs/caloreco.yaml"
     threads: 1
     resources:
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=lambda wc, attempt: 20 * attempt,
-    conda:
-        "../../envs/caloreco.yaml"
+    params:
+        methods=lambda wc: scored_methods(wc.dataset),
+        # with a pairs analysis every method is scored on the test events only, the events
+        # the merge classifier never saw
+        split=lambda wc: (
+            {
+                "fractions": split_fractions(wc),
+                "seed": config["datasets"][wc.dataset]["seed"],
+            }
+            if "pairs" in analyses(wc.dataset)
+            else None
+        ),
+        photopeak=lambda wc: detector_section(wc).get("response", {}),
+        code=CODE["cluster"],
     script:
         "../scripts/clustering_metrics.py"

@@ -44,6 +44,46 @@ def raw_files(wildcards):
     )
 
 
+def analyses(dataset):
+    return config["datasets"][dataset].get("analyses", [])
+
+
+def split_fractions(wildcards):
+    """train/val/test fractions of the event-id split (shared by every model of a dataset)."""
+    ds = config["datasets"][wildcards.dataset]
+    return ds.get("split", {}).get("fractions", [0.6, 0.2, 0.2])
+
+
+def pair_section(wildcards):
+    return config["datasets"][wildcards.dataset].get("pairs", {})
+
+
+def pair_method(dataset):
+    return config["datasets"][dataset].get("pairs", {}).get("method", "agglomerative")
+
+
+def merge_methods(dataset):
+    """Pre-clustering methods that get a '+nn' merged variant (pairs analysis only)."""
+    if "pairs" not in analyses(dataset):
+        return []
+    wanted = config["datasets"][dataset].get("pairs", {}).get("merge_methods")
+    return [m for m in (wanted or ["agglomerative", "cone"]) if m in methods(dataset)]
+
+
+def pair_training_files(wildcards):
+    return expand(
+        "results/{dataset}/pairs/{method}/chunk-{chunk}.parquet",
+        dataset=wildcards.dataset,
+        method=pair_method(wildcards.dataset),
+        chunk=chunks(wildcards.dataset),
+    )
+
+
+def scored_methods(dataset):
+    """Every clustering scored in clustering.json: the methods and their merged variants."""
+    return methods(dataset) + [f"{m}+nn" for m in merge_methods(dataset)]
+
+
 def dataset_section(wildcards):
     return config["datasets"][wildcards.dataset]
 
@@ -53,10 +93,20 @@ def detector_section(wildcards):
 
 
 CODE = {
-    "simulate": code_hash("simulation", "geometry.py", "events.py", "io.py", "stages.py"),
+    "simulate": code_hash(
+        "simulation", "geometry.py", "events.py", "io.py", "stages.py"
+    ),
     "import": code_hash("io.py", "geometry.py", "events.py", "stages.py"),
     "qa": code_hash("qa.py", "io.py", "events.py", "stages.py"),
-    "cluster": code_hash("clustering", "io.py", "events.py", "geometry.py", "stages.py"),
+    "cluster": code_hash(
+        "clustering", "io.py", "events.py", "geometry.py", "stages.py"
+    ),
+    "pairs": code_hash("pairs.py", "split.py", "pair_stage.py"),
+    "train": code_hash("models", "pair_stage.py", "pairs.py"),
+    "evaluate_pairs": code_hash("models", "pair_stage.py", "pairs.py", "stages.py"),
+    "merge": code_hash(
+        "merging.py", "clustering", "models", "pair_stage.py", "stages.py"
+    ),
 }
 
 
@@ -68,4 +118,7 @@ def all_targets():
         targets.append(f"results/{d}/qa/simulation.png")
         if methods(d):
             targets.append(f"results/{d}/metrics/clustering.json")
+        if "pairs" in analyses(d):
+            targets.append(f"results/{d}/metrics/pairs.json")
+            targets.append(f"results/{d}/metrics/pairs_seeds.json")
     return targets

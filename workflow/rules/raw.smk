@@ -4,22 +4,22 @@
 rule simulate:
     output:
         "results/{dataset}/raw/chunk-{chunk}.root",
-    params:
-        dataset=dataset_section,
-        detector=detector_section,
-        code=CODE["simulate"],
-    wildcard_constraints:
-        dataset=_alternatives(SIMULATED),
     log:
         "results/{dataset}/logs/simulate/chunk-{chunk}.log",
     benchmark:
         "results/{dataset}/benchmarks/simulate/chunk-{chunk}.tsv"
+    wildcard_constraints:
+        dataset=_alternatives(SIMULATED),
+    conda:
+        "../../envs/caloreco.yaml"
     threads: 1
     resources:
         mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=lambda wc, attempt: 30 * attempt,
-    conda:
-        "../../envs/caloreco.yaml"
+    params:
+        dataset=dataset_section,
+        detector=detector_section,
+        code=CODE["simulate"],
     script:
         "../scripts/simulate.py"
 
@@ -29,21 +29,21 @@ rule import_data:
         lambda wc: config["datasets"][wc.dataset]["files"],
     output:
         "results/{dataset}/raw/chunk-{chunk}.root",
+    log:
+        "results/{dataset}/logs/import/chunk-{chunk}.log",
+    wildcard_constraints:
+        dataset=_alternatives(IMPORTED),
+    conda:
+        "../../envs/caloreco.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: 4000 * attempt,
+        runtime=lambda wc, attempt: 30 * attempt,
     params:
         dataset=dataset_section,
         detector=detector_section,
         n_chunks=lambda wc: config["datasets"][wc.dataset]["chunks"],
         code=CODE["import"],
-    wildcard_constraints:
-        dataset=_alternatives(IMPORTED),
-    log:
-        "results/{dataset}/logs/import/chunk-{chunk}.log",
-    threads: 1
-    resources:
-        mem_mb=lambda wc, attempt: 4000 * attempt,
-        runtime=lambda wc, attempt: 30 * attempt,
-    conda:
-        "../../envs/caloreco.yaml"
     script:
         "../scripts/import_data.py"
 
@@ -60,15 +60,15 @@ rule simulation_qa:
             labels={"dataset": "{dataset}"},
         ),
         pdf="results/{dataset}/qa/simulation.pdf",
-    params:
-        code=CODE["qa"],
     log:
         "results/{dataset}/logs/simulation_qa.log",
+    conda:
+        "../../envs/caloreco.yaml"
     threads: 1
     resources:
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=lambda wc, attempt: 20 * attempt,
-    conda:
-        "../../envs/caloreco.yaml"
+    params:
+        code=CODE["qa"],
     script:
         "../scripts/simulation_qa.py"

@@ -9,4 +9,6 @@ with job_logging(snakemake.log[0]):
         list(snakemake.input.cells),
         snakemake.params.methods,
         snakemake.output[0],
+        split=snakemake.params.split,
+        response=snakemake.params.photopeak,
     )

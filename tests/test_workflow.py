@@ -1,0 +1,98 @@
+"""The workflow end to end on config/test.yaml: outputs, values, determinism.
+
+One complete run (module fixture) in a temporary working directory; the tests read its outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from caloreco import io
+
+from conftest import REPO, run_snakemake
+
+pytestmark = pytest.mark.workflow
+
+TEST_CONFIG = REPO / "config/test.yaml"
+
+
+@pytest.fixture(scope="module")
+def config() -> dict:
+    return yaml.safe_load(TEST_CONFIG.read_text())
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("wf")
+    run_snakemake(work, "--configfile", str(TEST_CONFIG), "--cores", "2", "all")
+    return work
+
+
+def test_raw_files_have_the_configured_events(run_dir, config):
+    for name, ds in config["datasets"].items():
+        seen = []
+        for c in range(ds["chunks"]):
+            ev = io.read_raw(run_dir / f"results/{name}/raw/chunk-{c:03d}.root", require_truth=True)
+            assert ev.n_events == ds["events_per_chunk"]
+            n_prim = np.diff(ev.primary_offsets)
+            assert (n_prim == ds["simulation"]["n_primaries"]).all()
+            seen.append(ev.event)
+        events = np.concatenate(seen)
+        assert np.unique(events).size == events.size, f"{name}: event numbers repeat"
+        info = io.read_run_info(run_dir / f"results/{name}/raw/chunk-000.root")
+        assert info["dataset"] == name and info["seed"] == ds["seed"]
+
+
+def test_simulation_metrics_are_physical(run_dir, config):
+    for name, ds in config["datasets"].items():
+        m = json.loads((run_dir / f"results/{name}/metrics/simulation.json").read_text())
+        assert m["events"] == ds["chunks"] * ds["events_per_chunk"]
+        # measured energy agrees with the true deposits (smearing is unbiased)
+        assert m["measured_over_truth"]["mean"] == pytest.approx(1.0, abs=0.03)
+        if ds["detector"] == "ecal":
+            # a 48x48 shashlik contains nearly all of a photon shower
+            assert 0.9 < m["truth_over_primary"]["mean"] <= 1.0
+            assert 5 < m["cells_per_primary"]["mean"] < 60
+        else:
+            # 0.3-10 MeV gammas in CsI: a few crystals per gamma, photopeak fraction well below 1
+            assert 1.2 < m["cells_per_primary"]["mean"] < 5
+            assert 0.2 < m["full_energy_fraction"]["mean"] < 0.9
+        assert (run_dir / f"results/{name}/qa/simulation.png").stat().st_size > 10_000
+
+
+def test_same_config_gives_identical_events_and_chunks_differ(run_dir, config, tmp_path):
+    name = "califa_uniform"
+    again = tmp_path / "again"
+    again.mkdir()
+    run_snakemake(
+        again,
+        "--configfile",
+        str(TEST_CONFIG),
+        "--cores",
+        "2",
+        f"results/{name}/raw/chunk-001.root",
+    )
+    a = io.read_raw(run_dir / f"results/{name}/raw/chunk-001.root")
+    b = io.read_raw(again / f"results/{name}/raw/chunk-001.root")
+    for field, value in a.arrays().items():
+        np.testing.assert_array_equal(getattr(b, field), value, err_msg=field)
+    c0 = io.read_raw(run_dir / f"results/{name}/raw/chunk-000.root")
+    assert not np.array_equal(c0.primary_energy, a.primary_energy)
+    shutil.rmtree(again)
+
+
+def test_clustering_metrics_cover_every_method(run_dir, config):
+    for name, ds in config["datasets"].items():
+        m = json.loads((run_dir / f"results/{name}/metrics/clustering.json").read_text())
+        assert sorted(m["methods"]) == sorted(ds["clustering"])
+        for method, r in m["methods"].items():
+            total = r["TP"] + r["FP"] + r["FN"] + r["FM"]
+            assert total == pytest.approx(1.0, abs=1e-9), method
+            assert 0 < r["WR"] <= 1
+            assert r["events"] > 0

@@ -1,0 +1,14 @@
+"""Rule merge_clusters: pre-clusters of one chunk merged along accepted pairs."""
+
+from caloreco.logs import job_logging
+from caloreco.pair_stage import merge_chunk
+
+with job_logging(snakemake.log[0]):
+    merge_chunk(
+        snakemake.input.raw,
+        snakemake.input.cells,
+        snakemake.input.pairs,
+        snakemake.input.model,
+        snakemake.output.clusters,
+        snakemake.output.cells,
+    )

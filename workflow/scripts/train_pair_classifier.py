@@ -1,0 +1,14 @@
+"""Rule train_pair_classifier: the merge classifier (or the TinyModel reference)."""
+
+from caloreco.logs import job_logging
+from caloreco.pair_stage import train_pair_model
+
+with job_logging(snakemake.log[0]):
+    train_pair_model(
+        list(snakemake.input),
+        snakemake.output.model,
+        snakemake.output.history,
+        snakemake.params.settings,
+        snakemake.wildcards.model,
+        snakemake.params.code,
+    )

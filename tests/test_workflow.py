@@ -90,9 +90,32 @@ def test_same_config_gives_identical_events_and_chunks_differ(run_dir, config, t
 def test_clustering_metrics_cover_every_method(run_dir, config):
     for name, ds in config["datasets"].items():
         m = json.loads((run_dir / f"results/{name}/metrics/clustering.json").read_text())
-        assert sorted(m["methods"]) == sorted(ds["clustering"])
+        merged = [f"{x}+nn" for x in ds["clustering"]] if "pairs" in ds.get("analyses", []) else []
+        assert sorted(m["methods"]) == sorted([*ds["clustering"], *merged])
         for method, r in m["methods"].items():
             total = r["TP"] + r["FP"] + r["FN"] + r["FM"]
             assert total == pytest.approx(1.0, abs=1e-9), method
             assert 0 < r["WR"] <= 1
             assert r["events"] > 0
+
+
+def test_pair_analysis_beats_its_baselines(run_dir, config):
+    for name, ds in config["datasets"].items():
+        if "pairs" not in ds.get("analyses", []):
+            continue
+        p = json.loads((run_dir / f"results/{name}/metrics/pairs.json").read_text())
+        c = p["classifiers"]
+        assert set(c) >= {"nn", "nn_tiny", "smart_random", "cut", "gradient_boosting"}
+        assert c["smart_random"]["f1_expected"] == pytest.approx(p["positive_fraction"])
+        # the classifier is far above chance and its interval contains its value
+        assert c["nn"]["f1"] > 3 * c["smart_random"]["f1_expected"]
+        lo, hi = c["nn"]["f1_ci"]
+        assert lo <= c["nn"]["f1"] <= hi
+        assert c["nn"]["roc_auc"] > 0.9
+        m = json.loads((run_dir / f"results/{name}/metrics/clustering.json").read_text())
+        assert m["events_subset"] == "test"
+        # merging the pairs the classifier accepts repairs split gammas
+        assert m["methods"]["agglomerative+nn"]["FN"] < m["methods"]["agglomerative"]["FN"]
+        assert m["methods"]["agglomerative+nn"]["TP"] > m["methods"]["agglomerative"]["TP"]
+        seeds = json.loads((run_dir / f"results/{name}/metrics/pairs_seeds.json").read_text())
+        assert len(seeds["runs"]) == 3 and seeds["f1_std"] < 0.1

@@ -84,6 +84,32 @@ def scored_methods(dataset):
     return methods(dataset) + [f"{m}+nn" for m in merge_methods(dataset)]
 
 
+def regression_section(wildcards):
+    return config["datasets"][wildcards.dataset].get("regression", {})
+
+
+def window_files(wildcards):
+    return expand(
+        "results/{dataset}/windows/chunk-{chunk}.npz",
+        dataset=wildcards.dataset,
+        chunk=chunks(wildcards.dataset),
+    )
+
+
+def regressor_names(dataset):
+    """Estimator names of the trained regressors: nn, and nn_abspos for the stage-3 study."""
+    reg = config["datasets"][dataset].get("regression", {})
+    return ["nn", "nn_abspos"] if reg.get("compare_absolute_position") else ["nn"]
+
+
+def regressor_models(wildcards):
+    files = {"nn": "regressor", "nn_abspos": "regressor_abspos"}
+    return [
+        f"results/{wildcards.dataset}/models/{files[n]}.pt"
+        for n in regressor_names(wildcards.dataset)
+    ]
+
+
 def dataset_section(wildcards):
     return config["datasets"][wildcards.dataset]
 

@@ -119,3 +119,25 @@ def test_pair_analysis_beats_its_baselines(run_dir, config):
         assert m["methods"]["agglomerative+nn"]["TP"] > m["methods"]["agglomerative"]["TP"]
         seeds = json.loads((run_dir / f"results/{name}/metrics/pairs_seeds.json").read_text())
         assert len(seeds["runs"]) == 3 and seeds["f1_std"] < 0.1
+
+
+def test_resolution_metrics_for_every_estimator(run_dir, config):
+    for name, ds in config["datasets"].items():
+        if "regression" not in ds.get("analyses", []):
+            continue
+        r = json.loads((run_dir / f"results/{name}/metrics/resolution.json").read_text())
+        expected = {"nn", "log_cog", "profile_fit"}
+        if ds.get("regression", {}).get("compare_absolute_position"):
+            expected.add("nn_abspos")
+        assert set(r["estimators"]) == expected
+        for est, fits in r["estimators"].items():
+            for key in ("x", "y", "energy"):
+                f = fits[key]
+                assert f["sigma"] > 0 and 0 < f["sigma_err"] < f["sigma"], (est, key)
+        # the classical estimators are strong: millimetre positions, percent energies
+        for est in ("log_cog", "profile_fit"):
+            assert r["estimators"][est]["x"]["sigma"] < 5.0
+            assert abs(r["estimators"][est]["energy"]["mu"]) < 0.02
+            assert r["estimators"][est]["energy"]["sigma"] < 0.05
+        assert r["vs_energy"]["log_cog"], "no energy bins fitted"
+        assert r["clusters_per_second"]["nn"] > r["clusters_per_second"]["profile_fit"]

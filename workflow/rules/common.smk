@@ -130,6 +130,11 @@ CODE = {
     "pairs": code_hash("pairs.py", "split.py", "pair_stage.py"),
     "train": code_hash("models", "pair_stage.py", "pairs.py"),
     "evaluate_pairs": code_hash("models", "pair_stage.py", "pairs.py", "stages.py"),
+    "windows": code_hash("windows.py", "regression_stage.py", "split.py", "stages.py"),
+    "train_regressor": code_hash("models", "regression_stage.py"),
+    "evaluate_regression": code_hash(
+        "models", "regression_stage.py", "fitting.py", "lednev.py", "stages.py"
+    ),
     "merge": code_hash(
         "merging.py", "clustering", "models", "pair_stage.py", "stages.py"
     ),
@@ -144,6 +149,8 @@ def all_targets():
         targets.append(f"results/{d}/qa/simulation.png")
         if methods(d):
             targets.append(f"results/{d}/metrics/clustering.json")
+        if "regression" in analyses(d):
+            targets.append(f"results/{d}/metrics/resolution.json")
         if "pairs" in analyses(d):
             targets.append(f"results/{d}/metrics/pairs.json")
             targets.append(f"results/{d}/metrics/pairs_seeds.json")

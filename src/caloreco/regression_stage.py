@@ -39,6 +39,7 @@ DEFAULTS: dict[str, Any] = {
     "placement": "random",
     "purity_cut": 0.95,
     "inputs": "normalised",
+    "cog_reference": True,
     "model": {"name": "regressor", "hidden": [64, 128, 256, 128, 64, 32]},
     "training": {"lr": 1e-3, "batch_size": 256, "max_epochs": 200, "patience": 15, "seed": 0},
     "log_cog_w0": 4.0,
@@ -151,15 +152,27 @@ def load_windows(paths: Sequence[str | Path]) -> dict[str, np.ndarray]:
     return out
 
 
+def _cog(data: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Log-weighted centre of gravity (w0 = 4) of every window, mm from the lower-left centre."""
+    from caloreco.models.classical import log_cog
+
+    return log_cog(data["windows"], float(data["pitch_mm"]), 4.0)
+
+
 def network_inputs(
-    data: Mapping[str, np.ndarray], inputs: str, absolute_position: bool
+    data: Mapping[str, np.ndarray],
+    inputs: str,
+    absolute_position: bool,
+    cog_reference: bool = False,
 ) -> tuple[np.ndarray, list[str]]:
     """Feature matrix and names for the regressor.
 
     ``raw``: the N*N cell energies in GeV (the thesis). ``normalised``: the cell energies divided
     by the window sum (the shower shape, which sets the position whatever the energy) plus
-    log(window sum / GeV) (which sets the energy scale). ``absolute_position`` adds the window
-    origin's x, y (m), the stage-3 input that lets the network undo the inclination shift.
+    log(window sum / GeV) (which sets the energy scale). ``cog_reference`` adds the log-weighted
+    centre of gravity (in cell units); the network then predicts the correction to it.
+    ``absolute_position`` adds the window origin's x, y (m), the stage-3 input that lets the
+    network undo the inclination shift.
     """
     win = data["windows"].reshape(len(data["windows"]), -1).astype(np.float64)
     n = win.shape[1]
@@ -172,23 +185,33 @@ def network_inputs(
         names = [f"f{i:02d}" for i in range(n)] + ["log_esum_gev"]
     else:
         raise ValueError(f"regression.inputs: expected 'raw' or 'normalised', got {inputs!r}")
+    if cog_reference:
+        X = np.column_stack([X, _cog(data) / float(data["pitch_mm"])])
+        names += ["cog_x_cells", "cog_y_cells"]
     if absolute_position:
         X = np.column_stack([X, data["origin_x_mm"] / 1000.0, data["origin_y_mm"] / 1000.0])
         names += ["origin_x_m", "origin_y_m"]
     return X, names
 
 
-def _targets(data: Mapping[str, np.ndarray], inputs: str) -> np.ndarray:
-    """Training targets: x, y (mm) and the energy, as E/E_sum for normalised inputs."""
+def _targets(data: Mapping[str, np.ndarray], inputs: str, cog_reference: bool) -> np.ndarray:
+    """Training targets: x, y (mm; minus the CoG with ``cog_reference``) and the energy
+    (as E / window sum for normalised inputs)."""
     t = data["targets"].copy()
+    if cog_reference:
+        t[:, :2] -= _cog(data)
     if inputs == "normalised":
         total = data["windows"].reshape(len(t), -1).sum(axis=1)
         t[:, 2] = t[:, 2] / np.where(total > 0, total, 1.0)
     return t
 
 
-def _from_targets(pred: np.ndarray, data: Mapping[str, np.ndarray], inputs: str) -> np.ndarray:
+def _from_targets(
+    pred: np.ndarray, data: Mapping[str, np.ndarray], inputs: str, cog_reference: bool
+) -> np.ndarray:
     out = np.array(pred, dtype=np.float64, copy=True)
+    if cog_reference:
+        out[:, :2] += _cog(data)
     if inputs == "normalised":
         out[:, 2] = out[:, 2] * data["windows"].reshape(len(out), -1).sum(axis=1)
     return out
@@ -207,8 +230,9 @@ def train_regressor(
 
     s = regression_settings(settings)
     data = load_windows(window_paths)
-    X, names = network_inputs(data, s["inputs"], absolute_position)
-    y = _targets(data, s["inputs"])
+    cog_ref = bool(s["cog_reference"])
+    X, names = network_inputs(data, s["inputs"], absolute_position, cog_ref)
+    y = _targets(data, s["inputs"], cog_ref)
     usable = data["train_mask"] & np.all(np.isfinite(y), axis=1)
     tr = usable & (data["split"] == "train")
     va = usable & (data["split"] == "val")
@@ -257,6 +281,7 @@ def train_regressor(
         config_hash=config_hash,
         inputs=s["inputs"],
         absolute_position=bool(absolute_position),
+        cog_reference=cog_ref,
         targets=["x_mm", "y_mm", "energy" if s["inputs"] == "raw" else "energy_over_sum"],
     )
     save_checkpoint(model_out, fit.model, meta)
@@ -269,11 +294,13 @@ def predict_regressor(path: str | Path, data: Mapping[str, np.ndarray]) -> np.nd
     from caloreco.models.training import load_checkpoint, predict
 
     model, meta = load_checkpoint(path)
-    X, names = network_inputs(data, meta["inputs"], bool(meta["absolute_position"]))
+    cog_ref = bool(meta.get("cog_reference", False))
+    X, names = network_inputs(data, meta["inputs"], bool(meta["absolute_position"]), cog_ref)
     if names != list(meta["features"]):
         raise ValueError(f"{path}: checkpoint features {meta['features']} != inputs {names}")
     z = predict(model, meta["standardizer"].transform(X), "cpu").reshape(len(X), -1)
-    return _from_targets(meta["target_standardizer"].inverse_transform(z), data, meta["inputs"])
+    pred = meta["target_standardizer"].inverse_transform(z)
+    return _from_targets(pred, data, meta["inputs"], cog_ref)
 
 
 def _fits(residuals: pd.DataFrame, e_true: np.ndarray, bins: Sequence[float], rng) -> dict:

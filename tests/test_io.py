@@ -61,6 +61,13 @@ def test_missing_file_and_branch(tmp_path):
     garbage.write_bytes(b"not a root file at all" * 10)
     with pytest.raises(io.InputError, match="cannot be read as a ROOT file"):
         io.read_raw(garbage)
+    # a truncated file opens lazily and fails on the first read: still named
+    good = tmp_path / "good.root"
+    io.write_raw(good, small_events(), ecal_geometry().table(), {})
+    cut = tmp_path / "cut.root"
+    cut.write_bytes(good.read_bytes()[: good.stat().st_size // 3])
+    with pytest.raises(io.InputError, match=r"cut\.root: cannot be read"):
+        io.read_raw(cut)
 
 
 def test_truth_required_but_absent(tmp_path):

@@ -28,10 +28,8 @@ def config() -> dict:
 
 
 @pytest.fixture(scope="module")
-def run_dir(tmp_path_factory) -> Path:
-    work = tmp_path_factory.mktemp("wf")
-    run_snakemake(work, "--configfile", str(TEST_CONFIG), "--cores", "2", "all")
-    return work
+def run_dir(test_run) -> Path:
+    return test_run
 
 
 def test_raw_files_have_the_configured_events(run_dir, config):

@@ -140,6 +140,26 @@ def _tree(f, path, name: str):
     return f[name]
 
 
+def _readable(func):
+    """Turn any failure while reading a raw file into an InputError that names the file."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(path, *args, **kwargs):
+        try:
+            return func(path, *args, **kwargs)
+        except InputError:
+            raise
+        except Exception as exc:
+            raise InputError(
+                f"{path}: cannot be read as a caloreco raw file (truncated or corrupt? "
+                f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+            ) from exc
+
+    return wrapper
+
+
+@_readable
 def read_run_info(path: str | os.PathLike) -> dict[str, Any]:
     """The ``run`` record (detector, configuration) of a raw file."""
     with _open(path) as f:
@@ -148,6 +168,7 @@ def read_run_info(path: str | os.PathLike) -> dict[str, Any]:
         return json.loads(bytes(ak.to_numpy(raw).astype(np.uint8)).decode())
 
 
+@_readable
 def read_cells(path: str | os.PathLike) -> dict[str, np.ndarray]:
     """The ``cells`` tree (cell table) of a raw file."""
     with _open(path) as f:
@@ -163,6 +184,7 @@ def _flat(arr: ak.Array) -> tuple[np.ndarray, np.ndarray]:
     return ak.to_numpy(ak.flatten(arr, axis=1)), offsets_from_counts(counts)
 
 
+@_readable
 def read_raw(path: str | os.PathLike, require_truth: bool = False) -> RawEvents:
     """Read the ``events`` tree of a raw file into a :class:`RawEvents`.
 
@@ -185,6 +207,8 @@ def read_raw(path: str | os.PathLike, require_truth: bool = False) -> RawEvents:
                 f"{path}: this stage needs Monte Carlo truth branches {list(TRUTH_FIELDS)}, "
                 "but the file has none (real data?)"
             )
+        # the run record is written last: reading it proves the file is complete
+        read_run_info(path)
         wanted = need + (list(TRUTH_FIELDS) if has_truth else [])
         try:
             arrays = t.arrays(wanted, library="ak")

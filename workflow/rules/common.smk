@@ -58,6 +58,20 @@ def pair_section(wildcards):
     return config["datasets"][wildcards.dataset].get("pairs", {})
 
 
+def pair_train_section(wildcards):
+    return _subset(pair_section(wildcards), ("method", "features", "model", "training"))
+
+
+def pair_seed_section(wildcards):
+    return _subset(
+        pair_section(wildcards), ("method", "features", "model", "training", "seeds")
+    )
+
+
+def pair_evaluate_section(wildcards):
+    return _subset(pair_section(wildcards), ("method", "features", "bootstrap"))
+
+
 def pair_method(dataset):
     return config["datasets"][dataset].get("pairs", {}).get("method", "agglomerative")
 
@@ -84,8 +98,28 @@ def scored_methods(dataset):
     return methods(dataset) + [f"{m}+nn" for m in merge_methods(dataset)]
 
 
+def _subset(section, keys=None, drop=()):
+    return {
+        k: v
+        for k, v in section.items()
+        if (keys is None or k in keys) and k not in drop
+    }
+
+
 def regression_section(wildcards):
     return config["datasets"][wildcards.dataset].get("regression", {})
+
+
+# each rule gets only the keys it uses, so that e.g. a training setting does not rebuild windows
+def regression_window_section(wildcards):
+    return _subset(regression_section(wildcards), ("size", "placement", "purity_cut"))
+
+
+def regression_train_section(wildcards):
+    return _subset(
+        regression_section(wildcards),
+        drop=("log_cog_w0", "energy_bins_mev", "bootstrap"),
+    )
 
 
 def window_files(wildcards):
@@ -110,8 +144,20 @@ def regressor_models(wildcards):
     ]
 
 
-def dataset_section(wildcards):
-    return config["datasets"][wildcards.dataset]
+RAW_KEYS = ("detector", "source", "seed", "events_per_chunk", "simulation")
+IMPORT_KEYS = ("detector", "source", "seed", "files", "csv", "root")
+
+
+def simulation_section(wildcards):
+    """Only what the raw events depend on: a training or clustering change must not
+    re-simulate."""
+    ds = config["datasets"][wildcards.dataset]
+    return {k: ds[k] for k in RAW_KEYS if k in ds}
+
+
+def import_section(wildcards):
+    ds = config["datasets"][wildcards.dataset]
+    return {k: ds[k] for k in IMPORT_KEYS if k in ds}
 
 
 def detector_section(wildcards):

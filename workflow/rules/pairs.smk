@@ -42,7 +42,7 @@ rule train_pair_classifier:
         runtime=lambda wc, attempt: 60 * attempt,
         gpu=0,
     params:
-        settings=pair_section,
+        settings=pair_train_section,
         code=CODE["train"],
     script:
         "../scripts/train_pair_classifier.py"
@@ -62,7 +62,7 @@ rule pair_seed_study:
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=lambda wc, attempt: 120 * attempt,
     params:
-        settings=pair_section,
+        settings=pair_seed_section,
         code=CODE["train"],
     script:
         "../scripts/pair_seed_study.py"
@@ -85,7 +85,7 @@ rule evaluate_pairs:
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=lambda wc, attempt: 30 * attempt,
     params:
-        settings=pair_section,
+        settings=pair_evaluate_section,
         seed=lambda wc: config["datasets"][wc.dataset]["seed"],
         code=CODE["evaluate_pairs"],
     script:

@@ -17,7 +17,7 @@ rule simulate:
         mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=lambda wc, attempt: 30 * attempt,
     params:
-        dataset=dataset_section,
+        dataset=simulation_section,
         detector=detector_section,
         code=CODE["simulate"],
     script:
@@ -40,7 +40,7 @@ rule import_data:
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=lambda wc, attempt: 30 * attempt,
     params:
-        dataset=dataset_section,
+        dataset=import_section,
         detector=detector_section,
         n_chunks=lambda wc: config["datasets"][wc.dataset]["chunks"],
         code=CODE["import"],

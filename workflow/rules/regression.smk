@@ -17,7 +17,7 @@ rule windows:
         mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=lambda wc, attempt: 20 * attempt,
     params:
-        settings=regression_section,
+        settings=regression_window_section,
         seed=lambda wc: config["datasets"][wc.dataset]["seed"],
         fractions=split_fractions,
         code=CODE["windows"],
@@ -45,7 +45,7 @@ rule train_regressor:
         runtime=lambda wc, attempt: 120 * attempt,
         gpu=0,
     params:
-        settings=regression_section,
+        settings=regression_train_section,
         absolute_position=lambda wc: wc.model == "regressor_abspos",
         code=CODE["train_regressor"],
     script:

@@ -1,0 +1,208 @@
+"""Guarantees of the workflow: exact re-run semantics, determinism, fault recovery, scale.
+
+All tests share one complete run of config/test.yaml in a private copy of the workflow
+(``test_run``) and ask Snakemake what it *would* redo (``--summary``) after a change, so each
+test fails if a change re-runs too much (a cache that is not used) or too little (a stale result).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from caloreco import io
+
+from conftest import (
+    TEST_CONFIG,
+    copy_workflow,
+    metrics_without_timing,
+    planned_updates,
+    run_copy,
+    snakemake_cmd,
+)
+
+pytestmark = pytest.mark.workflow
+
+PAIR_TRAINING = {
+    "train_pair_classifier",
+    "pair_seed_study",
+    "evaluate_pairs",
+    "merge_clusters",
+    "clustering_metrics",
+}
+
+
+def base_config() -> dict:
+    return yaml.safe_load(TEST_CONFIG.read_text())
+
+
+def write_config(work: Path, name: str, cfg: dict) -> str:
+    (work / name).write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return name
+
+
+def by_dataset(updates: list[tuple[str, str]]) -> dict[str, set[str]]:
+    out: dict[str, set[str]] = {}
+    for rule, path in updates:
+        parts = Path(path).parts
+        key = parts[1] if len(parts) > 2 and parts[0] == "results" else path
+        out.setdefault(key, set()).add(rule)
+    return out
+
+
+def figure_rules(rules: set[str]) -> set[str]:
+    """Rules that only draw (figures, notebooks, numbers, report) may follow any change."""
+    return {r for r in rules if r.startswith(("figure", "notebook", "numbers", "figure_index"))}
+
+
+def test_second_run_does_nothing(test_run):
+    assert planned_updates(test_run) == []
+
+
+def test_training_setting_reruns_only_that_datasets_training(test_run):
+    cfg = base_config()
+    cfg["datasets"]["califa_uniform"].setdefault("pairs", {}).setdefault("training", {})["lr"] = (
+        2e-3
+    )
+    changed = by_dataset(planned_updates(test_run, write_config(test_run, "lr.yaml", cfg)))
+    assert set(changed) - {"figures", "tex", "notebooks"} == {"califa_uniform"}
+    rules = changed["califa_uniform"]
+    assert rules - figure_rules(rules) == PAIR_TRAINING
+
+
+def test_regression_training_setting_reruns_training_and_evaluation(test_run):
+    cfg = base_config()
+    cfg["datasets"]["ecal_stage2"].setdefault("regression", {})["training"] = {"patience": 3}
+    changed = by_dataset(planned_updates(test_run, write_config(test_run, "reg.yaml", cfg)))
+    assert set(changed) - {"figures", "tex", "notebooks"} == {"ecal_stage2"}
+    rules = changed["ecal_stage2"]
+    assert rules - figure_rules(rules) == {"train_regressor", "evaluate_regression"}
+
+
+def test_simulation_setting_reruns_that_dataset_from_simulation_on(test_run):
+    cfg = base_config()
+    cfg["datasets"]["ecal_stage3"]["simulation"]["energy"]["max_mev"] = 150000.0
+    changed = by_dataset(planned_updates(test_run, write_config(test_run, "sim.yaml", cfg)))
+    assert set(changed) - {"figures", "tex", "notebooks"} == {"ecal_stage3"}
+    rules = changed["ecal_stage3"]
+    assert {
+        "simulate",
+        "simulation_qa",
+        "cluster",
+        "clustering_metrics",
+        "windows",
+        "train_regressor",
+        "evaluate_regression",
+    } <= rules
+
+
+def test_package_edit_reruns_exactly_the_rules_that_use_it(test_run):
+    module = test_run / "src/caloreco/pairs.py"
+    original = module.read_text()
+    try:
+        module.write_text(original + "\n# an edit that changes the module's hash\n")
+        changed = by_dataset(planned_updates(test_run))
+    finally:
+        module.write_text(original)
+    assert set(changed) - {"figures", "tex", "notebooks"} == {"califa_uniform"}
+    rules = changed["califa_uniform"]
+    assert rules - figure_rules(rules) == {"pairs"} | PAIR_TRAINING
+    # and restoring the content restores the cache
+    assert planned_updates(test_run) == []
+
+
+def test_adding_a_dataset_adds_only_its_jobs(test_run):
+    cfg = base_config()
+    extra = copy.deepcopy(cfg["datasets"]["ecal_stage2"])
+    extra["seed"] = 999
+    cfg["datasets"]["ecal_extra"] = extra
+    changed = by_dataset(planned_updates(test_run, write_config(test_run, "extra.yaml", cfg)))
+    assert set(changed) - {"figures", "tex", "notebooks"} == {"ecal_extra"}
+    assert "simulate" in changed["ecal_extra"]
+
+
+def test_corrupt_raw_file_stops_with_the_files_name(tmp_path, test_run):
+    work = copy_workflow(tmp_path / "wf")
+    (work / "test.yaml").write_text(TEST_CONFIG.read_text())
+    raw = work / "results/ecal_stage2/raw/chunk-000.root"
+    raw.parent.mkdir(parents=True)
+    data = (test_run / "results/ecal_stage2/raw/chunk-000.root").read_bytes()
+    raw.write_bytes(data[: len(data) // 3])
+    target = "results/ecal_stage2/clusters/connected/chunk-000.parquet"
+    proc = run_copy(work, "--configfile", "test.yaml", "--cores", "1", target, check=False)
+    assert proc.returncode != 0
+    log = (work / "results/ecal_stage2/logs/cluster/connected-000.log").read_text()
+    assert "chunk-000.root" in log and ("cannot" in log or "ROOT" in log)
+    assert not (work / target).exists()
+
+
+def _wait_for(path_glob: str, root: Path, proc: subprocess.Popen, limit_s: float = 300) -> bool:
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit_s:
+        if list(root.glob(path_glob)):
+            return True
+        if proc.poll() is not None:
+            return False
+        time.sleep(0.2)
+    return False
+
+
+def test_interrupted_run_completes_with_identical_results(tmp_path, test_run):
+    """A second run from scratch, killed hard mid-way and resumed, gives the same metrics as the
+    first (determinism and recovery from an interruption in one test)."""
+    work = copy_workflow(tmp_path / "wf")
+    (work / "test.yaml").write_text(TEST_CONFIG.read_text())
+    cmd = [*snakemake_cmd(), "--snakefile", str(work / "Snakefile"), "--directory", str(work)]
+    proc = subprocess.Popen(
+        [*cmd, "--configfile", "test.yaml", "--cores", "2", "all"],
+        cwd=work,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        env=dict(os.environ, PYTHONHASHSEED="0", MPLBACKEND="Agg"),
+    )
+    # kill the whole process group while models are being trained
+    reached = _wait_for("results/*/logs/train/*.log", work, proc)
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert reached, "the run ended before any training started: nothing was interrupted"
+    # no half-written outputs: every raw file that exists is complete
+    for f in work.glob("results/*/raw/*.root"):
+        io.read_raw(f)
+    # a hard kill leaves Snakemake's lock behind; --unlock is the documented recovery
+    run_copy(work, "--configfile", "test.yaml", "--unlock")
+    run_copy(work, "--configfile", "test.yaml", "--cores", "2", "all")
+    metrics = sorted(test_run.glob("results/*/metrics/*.json"))
+    assert metrics
+    for a in metrics:
+        b = work / a.relative_to(test_run)
+        assert metrics_without_timing(b) == metrics_without_timing(a), a.name
+    raw_a = io.read_raw(test_run / "results/califa_uniform/raw/chunk-001.root")
+    raw_b = io.read_raw(work / "results/califa_uniform/raw/chunk-001.root")
+    np.testing.assert_array_equal(raw_a.cell_energy, raw_b.cell_energy)
+
+
+def test_dag_with_200_chunks_per_dataset(tmp_path):
+    work = copy_workflow(tmp_path / "wf")
+    cfg = base_config()
+    for ds in cfg["datasets"].values():
+        ds["chunks"] = 200
+    write_config(work, "big.yaml", cfg)
+    proc = run_copy(work, "--configfile", "big.yaml", "--dry-run", "--quiet", "rules")
+    counts = {}
+    for line in proc.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 2 and parts[1].isdigit():
+            counts[parts[0]] = int(parts[1])
+    assert counts["simulate"] == 200 * len(cfg["datasets"])
+    assert counts["windows"] == 400
+    assert counts["cluster"] == 200 * (1 + 1 + 2)

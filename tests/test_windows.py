@@ -1,73 +1,109 @@
-"""Windows on hand-made clusters: centre, edge, corner and random placement."""
+"""Windows on hand-made events: centre, edges, random placement, lookup among many events."""
 
 import numpy as np
 import pytest
 
-from caloreco.geometry import ecal_geometry
-from caloreco.lednev import window_fractions
+from caloreco.geometry import califa_geometry, ecal_geometry
+from caloreco.lednev import (
+    cell_fractions,
+    lednev_cumulative,
+    lednev_window_fractions,
+    lednev_window_fractions_and_jacobian,
+)
 from caloreco.windows import extract_windows, window_targets
 
 G = ecal_geometry()
+PITCH = G.pitch
 
 
 def one_event(cells, energies):
     return np.array([0, len(cells)]), np.array(cells), np.array(energies, dtype=float)
 
 
+def cell(row, col):
+    return int(G.cell_at(np.array([row]), np.array([col]))[0])
+
+
 def test_centred_window_reads_row_by_row():
-    seed = int(G.cell_at(np.array([20]), np.array([30]))[0])
-    right = seed + 1
-    up = seed + G.n_cols
-    off, cells, e = one_event([seed, right, up], [100.0, 20.0, 7.0])
+    seed = cell(20, 30)
+    off, cells, e = one_event([seed, seed + 1, seed + G.n_cols, cell(22, 28)], [100, 20, 7, 3])
     w = extract_windows(G, off, cells, e, np.array([0]), np.array([20]), np.array([30]))
     win = w["windows"][0]
-    assert win[2, 2] == 100 and win[2, 3] == 20 and win[3, 2] == 7
-    assert win.sum() == pytest.approx(127)
+    assert win.dtype == np.float32 and win.shape == (5, 5)
+    # row = y, col = x: right neighbour is (2, 3), upper neighbour (3, 2), (22, 28) is (4, 0)
+    assert win[2, 2] == 100 and win[2, 3] == 20 and win[3, 2] == 7 and win[4, 0] == 3
+    assert win.sum() == pytest.approx(130)
     assert (w["origin_row"][0], w["origin_col"][0]) == (18, 28)
     assert not w["outside"][0]
-    assert w["origin_x_mm"][0] == pytest.approx(G.x[18 * 48 + 28])
-    assert w["origin_y_mm"][0] == pytest.approx(G.y[18 * 48 + 28])
+    assert w["origin_x_mm"][0] == pytest.approx(G.x[cell(18, 28)])
+    assert w["origin_y_mm"][0] == pytest.approx(G.y[cell(18, 28)])
 
 
-def test_corner_and_edge_windows_are_flagged_and_zero_padded():
-    off, cells, e = one_event([0, 1], [50.0, 5.0])
-    w = extract_windows(G, off, cells, e, np.array([0, 0]), np.array([0, 0]), np.array([0, 1]))
+def test_all_hits_of_the_right_event_enter_and_no_other_event_leaks():
+    # three events; the cluster of event 1 must see event 1's hits only (also a foreign
+    # cluster's hit inside its window), never those of events 0 and 2 in the same cells
+    s = cell(10, 10)
+    offsets = np.array([0, 2, 5, 6])
+    cells = np.array([s, s + 1, s, s + 1, s + 2 * G.n_cols, s])
+    e = np.array([1.0, 2.0, 10.0, 20.0, 30.0, 99.0])
+    w = extract_windows(G, offsets, cells, e, np.array([1, 0, 2]), np.full(3, 10), np.full(3, 10))
+    win = w["windows"]
+    assert win[0, 2, 2] == 10 and win[0, 2, 3] == 20 and win[0, 4, 2] == 30
+    assert win[0].sum() == 60
+    assert win[1].sum() == 3 and win[2].sum() == 99
+
+
+def test_edge_and_corner_windows_are_flagged_and_zero_padded():
+    off, cells, e = one_event([0, 1, cell(47, 47)], [50.0, 5.0, 8.0])
+    w = extract_windows(
+        G, off, cells, e, np.zeros(3, int), np.array([0, 0, 47]), np.array([0, 1, 47])
+    )
     assert w["outside"].all()
     assert w["windows"][0, 2, 2] == 50 and w["windows"][0, 2, 3] == 5
     assert w["windows"][0, :2].sum() == 0 and w["windows"][0, :, :2].sum() == 0
+    assert w["windows"][2, 2, 2] == 8 and w["windows"][2, 3:].sum() == 0
+    assert (w["origin_row"][0], w["origin_col"][0]) == (-2, -2)
 
 
-def test_random_placement_keeps_seed_in_central_block_and_is_seeded():
-    off, cells, e = one_event([G.cell_at(np.array([24]), np.array([24]))[0]], [10.0])
-    n = 500
-    kw = dict(placement="random", size=5)
-    a = extract_windows(
-        G,
-        off,
-        cells,
-        e,
-        np.zeros(n, int),
-        np.full(n, 24),
-        np.full(n, 24),
-        rng=np.random.default_rng(1),
-        **kw,
-    )
-    b = extract_windows(
-        G,
-        off,
-        cells,
-        e,
-        np.zeros(n, int),
-        np.full(n, 24),
-        np.full(n, 24),
-        rng=np.random.default_rng(1),
-        **kw,
-    )
+def test_random_placement_covers_every_position_uniformly_and_is_seeded():
+    seed = cell(24, 24)
+    off, cells, e = one_event([seed], [10.0])
+    n = 5000
+    args = (G, off, cells, e, np.zeros(n, int), np.full(n, 24), np.full(n, 24))
+    a = extract_windows(*args, placement="random", rng=np.random.default_rng(1))
+    b = extract_windows(*args, placement="random", rng=np.random.default_rng(1))
     np.testing.assert_array_equal(a["windows"], b["windows"])
     pos = np.argwhere(a["windows"] > 0)
-    assert set(pos[:, 1]) == {1, 2, 3} and set(pos[:, 2]) == {1, 2, 3}
-    with pytest.raises(ValueError, match="Generator"):
-        extract_windows(G, off, cells, e, np.zeros(1, int), np.full(1, 24), np.full(1, 24), **kw)
+    assert pos.shape[0] == n  # the seed is always inside
+    # the seed lands at any of the 25 positions, about uniformly (chi2 of 25 cells, 24 dof)
+    counts = np.bincount(pos[:, 1] * 5 + pos[:, 2], minlength=25)
+    chi2 = ((counts - n / 25) ** 2 / (n / 25)).sum()
+    assert counts.min() > 0 and chi2 < 60
+    np.testing.assert_array_equal(pos[:, 1], a["seed_row_in_window"])
+    np.testing.assert_array_equal(a["origin_col"] + a["seed_col_in_window"], np.full(n, 24))
+    # margin=1 keeps the seed off the border
+    m = extract_windows(*args, placement="random", rng=np.random.default_rng(2), margin=1)
+    pm = np.argwhere(m["windows"] > 0)
+    assert set(pm[:, 1]) == {1, 2, 3} and set(pm[:, 2]) == {1, 2, 3}
+
+
+def test_bad_input_is_rejected_with_the_argument_named():
+    off, cells, e = one_event([cell(24, 24)], [10.0])
+    one = (np.zeros(1, int), np.full(1, 24), np.full(1, 24))
+    with pytest.raises(ValueError, match="rng"):
+        extract_windows(G, off, cells, e, *one, placement="random")
+    with pytest.raises(ValueError, match="placement"):
+        extract_windows(G, off, cells, e, *one, placement="left")
+    with pytest.raises(ValueError, match="size"):
+        extract_windows(G, off, cells, e, *one, size=4)
+    with pytest.raises(ValueError, match="event_index_of_cluster"):
+        extract_windows(G, off, cells, e, np.array([3]), np.full(1, 24), np.full(1, 24))
+    with pytest.raises(ValueError, match="seed_row"):
+        extract_windows(G, off, cells, e, np.zeros(1, int), np.full(1, 48), np.full(1, 24))
+    with pytest.raises(ValueError, match="energy_mev"):
+        extract_windows(G, off, cells, e[:0], *one)
+    with pytest.raises(ValueError, match="planar"):
+        extract_windows(califa_geometry(), off, cells, e, *one)
 
 
 def test_targets_relative_to_lower_left_cell():
@@ -75,14 +111,65 @@ def test_targets_relative_to_lower_left_cell():
         np.array([10.0]), np.array([-5.0]), np.array([30.0]), np.array([0.0]), np.array([1000.0])
     )
     assert t.tolist() == [[20.0, 5.0, 1000.0]]
+    with pytest.raises(ValueError, match="window_targets"):
+        window_targets(np.zeros(2), np.zeros(2), np.zeros(3), np.zeros(2), np.zeros(2))
+
+
+def test_window_and_target_agree_with_the_lednev_shower_they_came_from():
+    # a photon deposited with Lednev sharing on the grid: the target relative to the window
+    # origin reproduces the window it was cut from
+    rng = np.random.default_rng(5)
+    x0, y0 = G.x[cell(20, 30)] + 11.0, G.y[cell(20, 30)] - 7.0
+    rows, cols = np.meshgrid(np.arange(16, 25), np.arange(26, 35), indexing="ij")
+    ids = G.cell_at(rows.ravel(), cols.ravel())
+    f = cell_fractions(
+        G.x[ids] - PITCH / 2 - x0,
+        G.x[ids] + PITCH / 2 - x0,
+        G.y[ids] - PITCH / 2 - y0,
+        G.y[ids] + PITCH / 2 - y0,
+    )
+    off, cells, e = one_event(ids, 1e4 * f)
+    w = extract_windows(
+        G,
+        off,
+        cells,
+        e,
+        np.zeros(1, int),
+        np.array([20]),
+        np.array([30]),
+        placement="random",
+        rng=rng,
+    )
+    t = window_targets(w["origin_x_mm"], w["origin_y_mm"], [x0], [y0], [1e4])
+    expect = 1e4 * lednev_window_fractions(t[:, 0], t[:, 1], 5, PITCH)
+    np.testing.assert_allclose(w["windows"], expect, rtol=1e-5, atol=1e-6)
 
 
 def test_lednev_containment_reference_numbers():
-    f = window_fractions(
-        np.array([2 * 38.3, 2.5 * 38.3]), np.array([2 * 38.3, 2.5 * 38.3]), 5, 38.3
+    # physics.md: centre: central 0.80, 3x3 0.974, 5x5 0.994; corner: 0.23, 0.961, 0.992
+    f = lednev_window_fractions(
+        np.array([2 * PITCH, 2.5 * PITCH]), np.array([2 * PITCH, 2.5 * PITCH]), 5, PITCH
     )
     assert f[0, 2, 2] == pytest.approx(0.80, abs=0.01)
     assert f[0, 1:4, 1:4].sum() == pytest.approx(0.974, abs=0.01)
     assert f[0].sum() == pytest.approx(0.994, abs=0.01)
     assert f[1].max() == pytest.approx(0.23, abs=0.01)
+    assert f[1, 1:4, 1:4].sum() == pytest.approx(0.961, abs=0.01)
     assert f[1].sum() == pytest.approx(0.992, abs=0.01)
+    # symmetric, normalised, limits of F
+    np.testing.assert_allclose(f[0], f[0].T, atol=1e-12)
+    assert lednev_cumulative(1e9, 1e9) == pytest.approx(1.0, abs=1e-6)
+    assert lednev_cumulative(0.0, 0.0) == pytest.approx(0.25)
+    assert lednev_window_fractions([2 * PITCH], [2 * PITCH], 301, PITCH).sum() < 1.0
+
+
+def test_lednev_jacobian_matches_finite_differences():
+    x = np.array([70.0, 80.0, -20.0])
+    y = np.array([75.0, 100.0, 5.0])
+    f, fx, fy = lednev_window_fractions_and_jacobian(x, y, 5, PITCH)
+    h = 1e-4
+    nx = lednev_window_fractions(x + h, y, 5, PITCH) - lednev_window_fractions(x - h, y, 5, PITCH)
+    ny = lednev_window_fractions(x, y + h, 5, PITCH) - lednev_window_fractions(x, y - h, 5, PITCH)
+    np.testing.assert_allclose(fx, nx / (2 * h), atol=1e-9)
+    np.testing.assert_allclose(fy, ny / (2 * h), atol=1e-9)
+    np.testing.assert_allclose(f, lednev_window_fractions(x, y, 5, PITCH))

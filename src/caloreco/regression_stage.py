@@ -98,6 +98,7 @@ def windows_chunk(
         size=int(s["size"]),
         placement=s["placement"],
         rng=rng,
+        margin=1,  # seed inside the central (N-2)x(N-2) block: its neighbours stay in the window
     )
     prim = clusters["primary"].to_numpy()
     has = prim >= 0

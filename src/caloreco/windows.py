@@ -1,4 +1,11 @@
-"""NxN cell windows around cluster seeds (planar detectors), vectorised over clusters."""
+"""NxN cell windows around cluster seeds (planar detectors), vectorised over clusters.
+
+A window is the ``size x size`` block of cell energies (MeV) of the cluster's *event* around its
+seed cell, read row by row (row = y, column = x): ``windows[i, r, c]`` is the cell at grid
+position ``(origin_row[i] + r, origin_col[i] + c)``. Coordinates of the regression targets are
+relative to the centre of the window's lower-left cell ``(origin_row, origin_col)``, so position
+estimators (network, log-weighted centre of gravity, profile fit) all work on the same footing.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +14,18 @@ import numpy as np
 from caloreco.events import event_index
 from caloreco.geometry import Geometry
 
-__all__ = ["extract_windows", "window_targets"]
+__all__ = ["extract_windows", "window_targets", "PLACEMENTS"]
+
+PLACEMENTS = ("centred", "random")
+
+
+def _int_array(name: str, value: np.ndarray) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.ndim != 1:
+        raise ValueError(f"{name}: expected a 1-d array, got shape {arr.shape}")
+    if arr.size and not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"{name}: expected integers, got dtype {arr.dtype}")
+    return arr.astype(np.int64)
 
 
 def extract_windows(
@@ -21,74 +39,130 @@ def extract_windows(
     size: int = 5,
     placement: str = "centred",
     rng: np.random.Generator | None = None,
+    margin: int = 0,
 ) -> dict[str, np.ndarray]:
     """The size x size cell energies (MeV) of each cluster's event around its seed cell.
 
-    All hits of the event enter (not only the cluster's), as a real readout would see them.
-    ``placement="centred"`` puts the seed in the middle; ``"random"`` puts it at a uniformly
-    drawn cell of the central (size-2) x (size-2) block, so the network cannot learn the seed
-    position from the window layout (the thesis' stage-2 "not completely random" zero padding)
-    while the shower core stays inside. Cells outside the detector read 0 and set ``outside``.
+    All hits of the event enter (not only the cluster's), as a real readout would see them; a
+    cell outside the detector reads 0 and sets the cluster's ``outside`` flag. Vectorised: every
+    window cell is looked up among the chunk's hits by the sorted key ``event * n_cells + cell``.
+
+    Placement of the seed inside the window:
+
+    * ``"centred"``: the seed is the middle cell (``size`` must be odd).
+    * ``"random"``: the window's origin is shifted so that the seed lands uniformly at any
+      position ``margin .. size-1-margin`` of each axis, drawn independently for rows and columns
+      (thesis stage 2: the network cannot learn the seed position from the layout). With the
+      default ``margin=0`` the seed may sit on the window border and part of the shower is cut
+      off; ``margin=1`` keeps the seed's side neighbours inside.
 
     Args:
-        geom: planar geometry.
-        hit_offsets, cell_id, energy_mev: the chunk's hits (CSR).
-        event_index_of_cluster: event position (0..n_events-1) of each cluster.
-        seed_row, seed_col: the seed cell of each cluster.
-        size: window size (odd, >= 3).
+        geom: planar geometry (``geom.kind == "planar"``).
+        hit_offsets: (n_events + 1,) CSR offsets of the chunk's hits.
+        cell_id: (n_hits,) cell id of every hit.
+        energy_mev: (n_hits,) measured hit energies (MeV).
+        event_index_of_cluster: (n,) event position (0 .. n_events-1) of each cluster.
+        seed_row, seed_col: (n,) grid position of each cluster's seed cell.
+        size: window size in cells (>= 1; odd for ``"centred"``).
         placement: ``"centred"`` or ``"random"``.
-        rng: generator for random placement.
+        rng: numpy Generator, required for ``"random"``.
+        margin: for ``"random"``, the smallest distance (cells) of the seed from the border.
 
     Returns:
-        ``windows`` float32 (n, size, size) indexed [row (y), col (x)]; ``origin_row``,
-        ``origin_col`` (lower-left cell); ``origin_x_mm``, ``origin_y_mm`` (its centre);
-        ``outside`` bool.
+        dict with ``windows`` float32 (n, size, size) in MeV indexed ``[row (y), col (x)]``;
+        ``origin_row``, ``origin_col`` int64 (lower-left cell of the window, may be outside the
+        detector); ``origin_x_mm``, ``origin_y_mm`` float64 (centre of the lower-left cell, mm);
+        ``seed_row_in_window``, ``seed_col_in_window`` int64; ``outside`` bool (the window reaches
+        beyond the detector).
+
+    Raises:
+        ValueError: non-planar geometry, bad size/placement/margin, missing rng, inconsistent
+            array lengths, or event indices / seeds outside their range.
     """
     if geom.kind != "planar":
-        raise ValueError(f"extract_windows: detector {geom.name!r} is not planar")
-    if size < 3 or size % 2 == 0:
-        raise ValueError(f"size: expected an odd window size >= 3, got {size}")
-    seed_row = np.asarray(seed_row, dtype=np.int64)
-    seed_col = np.asarray(seed_col, dtype=np.int64)
-    ev = np.asarray(event_index_of_cluster, dtype=np.int64)
-    n = seed_row.size
-    half = size // 2
+        raise ValueError(f"geom: extract_windows needs a planar detector, got {geom.name!r}")
+    if int(size) != size or size < 1:
+        raise ValueError(f"size: expected a positive integer window size, got {size!r}")
+    size = int(size)
+    if placement not in PLACEMENTS:
+        raise ValueError(f"placement: expected one of {PLACEMENTS}, got {placement!r}")
+    if placement == "centred" and size % 2 == 0:
+        raise ValueError(f"size: placement='centred' needs an odd window size, got {size}")
+    if int(margin) != margin or margin < 0 or 2 * margin >= size:
+        raise ValueError(f"margin: expected an integer in [0, {(size - 1) // 2}], got {margin!r}")
+    offsets = _int_array("hit_offsets", hit_offsets)
+    cells = _int_array("cell_id", cell_id)
+    energy = np.asarray(energy_mev, dtype=np.float64)
+    if (
+        offsets.size < 1
+        or offsets[0] != 0
+        or offsets[-1] != cells.size
+        or np.any(np.diff(offsets) < 0)
+    ):
+        raise ValueError(
+            f"hit_offsets: expected non-decreasing CSR offsets from 0 to len(cell_id)={cells.size}"
+        )
+    if energy.shape != cells.shape:
+        raise ValueError(
+            f"energy_mev: expected one energy per hit ({cells.size}), got shape {energy.shape}"
+        )
+    ev = _int_array("event_index_of_cluster", event_index_of_cluster)
+    seed_row = _int_array("seed_row", seed_row)
+    seed_col = _int_array("seed_col", seed_col)
+    n = ev.size
+    if seed_row.size != n or seed_col.size != n:
+        raise ValueError(
+            f"seed_row, seed_col: expected {n} entries (one per cluster), got "
+            f"{seed_row.size}, {seed_col.size}"
+        )
+    n_events = offsets.size - 1
+    if n and (ev.min() < 0 or ev.max() >= n_events):
+        raise ValueError(f"event_index_of_cluster: expected values in [0, {n_events - 1}]")
+    if n and (
+        seed_row.min() < 0
+        or seed_row.max() >= geom.n_rows
+        or seed_col.min() < 0
+        or seed_col.max() >= geom.n_cols
+    ):
+        raise ValueError("seed_row, seed_col: seed cells must lie inside the detector grid")
+
     if placement == "centred":
-        off_r = np.full(n, half)
-        off_c = np.full(n, half)
-    elif placement == "random":
-        if rng is None:
-            raise ValueError("placement='random' needs a numpy Generator (rng)")
-        off_r = rng.integers(1, size - 1, n)
-        off_c = rng.integers(1, size - 1, n)
+        off_r = np.full(n, size // 2, dtype=np.int64)
+        off_c = off_r.copy()
     else:
-        raise ValueError(f"placement: expected 'centred' or 'random', got {placement!r}")
+        if not isinstance(rng, np.random.Generator):
+            raise ValueError("rng: placement='random' needs a numpy Generator")
+        off_r = rng.integers(margin, size - margin, n)
+        off_c = rng.integers(margin, size - margin, n)
     origin_row = seed_row - off_r
     origin_col = seed_col - off_c
+
     k = np.arange(size)
     rr = origin_row[:, None, None] + k[None, :, None]
     cc = origin_col[:, None, None] + k[None, None, :]
     inside = (rr >= 0) & (rr < geom.n_rows) & (cc >= 0) & (cc < geom.n_cols)
     cell = np.where(inside, rr * geom.n_cols + cc, 0)
-    # look every window cell up among the chunk's hits by the key (event, cell)
-    n_cells = geom.n_cells
-    keys = event_index(np.asarray(hit_offsets)) * n_cells + np.asarray(cell_id, dtype=np.int64)
-    order = np.argsort(keys, kind="stable")
-    sorted_keys = keys[order]
-    q = ev[:, None, None] * n_cells + cell
-    pos = np.clip(np.searchsorted(sorted_keys, q), 0, max(sorted_keys.size - 1, 0))
-    if sorted_keys.size:
+
+    windows = np.zeros((n, size, size), dtype=np.float32)
+    if cells.size and n:
+        n_cells = geom.n_cells
+        keys = event_index(offsets) * n_cells + cells
+        order = np.argsort(keys, kind="stable")
+        sorted_keys = keys[order]
+        q = ev[:, None, None] * n_cells + cell
+        pos = np.minimum(np.searchsorted(sorted_keys, q), sorted_keys.size - 1)
         found = inside & (sorted_keys[pos] == q)
-        windows = np.where(found, np.asarray(energy_mev)[order][pos], 0.0)
-    else:
-        windows = np.zeros(q.shape)
+        windows[found] = energy[order][pos[found]]
+
     pitch = geom.pitch
     return {
-        "windows": windows.astype(np.float32),
+        "windows": windows,
         "origin_row": origin_row,
         "origin_col": origin_col,
         "origin_x_mm": (origin_col - (geom.n_cols - 1) / 2.0) * pitch,
         "origin_y_mm": (origin_row - (geom.n_rows - 1) / 2.0) * pitch,
+        "seed_row_in_window": off_r,
+        "seed_col_in_window": off_c,
         "outside": ~inside.all(axis=(1, 2)),
     }
 
@@ -100,11 +174,16 @@ def window_targets(
     true_y_mm: np.ndarray,
     true_energy_mev: np.ndarray,
 ) -> np.ndarray:
-    """(n, 3) regression targets: x, y relative to the lower-left cell centre (mm), energy (MeV)."""
-    return np.column_stack(
-        [
-            np.asarray(true_x_mm, dtype=np.float64) - origin_x_mm,
-            np.asarray(true_y_mm, dtype=np.float64) - origin_y_mm,
-            np.asarray(true_energy_mev, dtype=np.float64),
-        ]
-    )
+    """(n, 3) regression targets: x, y relative to the lower-left cell centre (mm), energy (MeV).
+
+    NaN truth (clusters without a matched primary) stays NaN.
+    """
+    cols = [
+        np.asarray(v, dtype=np.float64) for v in (origin_x_mm, origin_y_mm, true_x_mm, true_y_mm)
+    ]
+    e = np.asarray(true_energy_mev, dtype=np.float64)
+    shapes = {c.shape for c in cols} | {e.shape}
+    if len(shapes) != 1 or e.ndim != 1:
+        raise ValueError(f"window_targets: expected 1-d arrays of one length, got shapes {shapes}")
+    ox, oy, tx, ty = cols
+    return np.column_stack([tx - ox, ty - oy, e])

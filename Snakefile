@@ -19,9 +19,30 @@ include: "workflow/rules/raw.smk"
 include: "workflow/rules/clustering.smk"
 include: "workflow/rules/pairs.smk"
 include: "workflow/rules/regression.smk"
+include: "workflow/rules/figures.smk"
+
+
+localrules:
+    all,
+    thesis,
+    talk,
+    numbers,
+    figure_index,
+    figure,
 
 
 rule all:
     default_target: True
     input:
         all_targets(),
+
+
+# figures and numbers only (re-drawn after a style change; the analysis must exist or is run)
+rule thesis:
+    input:
+        style_targets("thesis"),
+
+
+rule talk:
+    input:
+        style_targets("talk"),

@@ -1,0 +1,160 @@
+"""numbers.tex: one macro per headline number, equal to the metrics values; the figure index."""
+
+from __future__ import annotations
+
+import pytest
+
+from caloreco.numbers import (
+    caption_from_rst,
+    headline_numbers,
+    macro_name,
+    parse_numbers_tex,
+    pdg_round,
+    write_figure_index,
+    write_numbers_tex,
+)
+
+
+def fit(sigma, err, mu=0.0):
+    return {"mu": mu, "mu_err": err, "sigma": sigma, "sigma_err": err, "sigma68": sigma, "n": 900}
+
+
+METRICS = {
+    "ecal_stage2": {
+        "resolution": {
+            "estimators": {
+                "nn": {
+                    "x": fit(0.3681, 0.0068),
+                    "y": fit(0.3714, 0.0069),
+                    "energy": fit(0.019938, 0.000359),
+                },
+                "log_cog": {
+                    "x": fit(0.4654, 0.0085),
+                    "y": fit(0.4644, 0.0085),
+                    "energy": fit(0.019664, 0.000357),
+                },
+                "profile_fit": {
+                    "x": fit(0.548, 0.0097),
+                    "y": {"error": "too few", "n": 3},
+                    "energy": fit(0.01942, 0.00035, mu=-0.03),
+                },
+            },
+            "resolution_function": {
+                "nn": {"a": 0.0828, "a_err": 0.0065, "b": 0.01712, "b_err": 0.00055, "c": 0.0},
+                "log_cog": {"error": "did not converge"},
+            },
+        }
+    },
+    "califa_2p1": {
+        "pairs": {
+            "positive_fraction": 0.075,
+            "classifiers": {
+                "nn": {"f1": 0.9531, "f1_ci": [0.9401, 0.9641]},
+                "smart_random": {"f1": 0.0751, "f1_ci": [0.057, 0.0951], "f1_expected": 0.075},
+            },
+        },
+        "clustering": {
+            "events_subset": "test",
+            "methods": {
+                "agglomerative+nn": {
+                    "TP": 0.9491,
+                    "TP_err": 0.0036,
+                    "WR": 0.96623,
+                    "WR_err": 0.00191,
+                },
+                "cone": {"TP": 0.7390, "TP_err": 0.0078, "WR": 0.8785, "WR_err": 0.0035},
+            },
+        },
+    },
+}
+
+
+def test_macro_names_are_letters_only():
+    assert macro_name("califa_2p1", "agglomerative+nn", "TP") == "CalifaTwoPOneAgglomerativeNnTP"
+    assert macro_name("ecal_stage2", "nn", "SigmaX") == "EcalStageTwoNnSigmaX"
+    assert macro_name("ecal_stage3", "nn_abspos", "SigmaE") == "EcalStageThreeNnAbsposSigmaE"
+    assert macro_name("x10", "f1") == "XOneZeroFOne"
+    with pytest.raises(ValueError, match="parts"):
+        macro_name("_", "+")
+
+
+@pytest.mark.parametrize(
+    ("value", "error", "expected"),
+    [
+        (1.2345, 0.0356, ("1.23", "0.04")),  # 356: one digit
+        (0.8780, 0.0120, ("0.878", "0.012")),  # 120: two digits
+        (0.8780, 0.0098, ("0.878", "0.010")),  # 980: up to 1000, two digits
+        (123.4, 12.3, ("123", "12")),
+        (96.623, 0.191, ("96.62", "0.19")),
+    ],
+)
+def test_pdg_rounding(value, error, expected):
+    assert pdg_round(value, error) == expected
+
+
+def test_numbers_tex_macros_equal_the_metrics(tmp_path):
+    out = tmp_path / "tex/numbers.tex"
+    written = write_numbers_tex(METRICS, out)
+    parsed = parse_numbers_tex(out.read_text())
+    assert set(parsed) == set(written) == set(headline_numbers(METRICS))
+    assert all(name.isalpha() for name in parsed)
+    res = METRICS["ecal_stage2"]["resolution"]["estimators"]
+    clu = METRICS["califa_2p1"]["clustering"]["methods"]
+    pairs = METRICS["califa_2p1"]["pairs"]["classifiers"]
+    expected = {
+        "EcalStageTwoNnSigmaX": (res["nn"]["x"]["sigma"], res["nn"]["x"]["sigma_err"]),
+        "EcalStageTwoLogCogSigmaY": (
+            res["log_cog"]["y"]["sigma"],
+            res["log_cog"]["y"]["sigma_err"],
+        ),
+        "EcalStageTwoNnSigmaE": (100 * res["nn"]["energy"]["sigma"], 0.0359),
+        "EcalStageTwoProfileFitSigmaE": (1.942, 0.035),
+        "EcalStageTwoNnStochasticTerm": (8.28, 0.65),
+        "EcalStageTwoNnConstantTerm": (1.712, 0.055),
+        "CalifaTwoPOneAgglomerativeNnTP": (100 * clu["agglomerative+nn"]["TP"], 0.36),
+        "CalifaTwoPOneAgglomerativeNnWR": (100 * clu["agglomerative+nn"]["WR"], 0.191),
+        "CalifaTwoPOneConeTP": (73.90, 0.78),
+        "CalifaTwoPOneConeWR": (87.85, 0.35),
+    }
+    for name, (value, err) in expected.items():
+        v, lo, hi = parsed[name]
+        decimals = len(str(v).split(".")[1]) if "." in str(v) else 0
+        tol = 0.5 * 10 ** -max(decimals, 1) + 1e-12
+        assert v == pytest.approx(value, abs=max(tol, abs(err) * 0.05 + 1e-9)), name
+        assert lo == hi == pytest.approx(err, rel=0.15), name
+    # a fit that failed or a resolution function that failed gives no macro
+    assert "EcalStageTwoProfileFitSigmaY" not in parsed
+    assert "EcalStageTwoLogCogStochasticTerm" not in parsed
+    # F1 carries its asymmetric 95 % interval
+    v, lo, hi = parsed["CalifaTwoPOneNnFOne"]
+    assert v == pytest.approx(pairs["nn"]["f1"], abs=5e-4)
+    assert lo == pytest.approx(pairs["nn"]["f1"] - pairs["nn"]["f1_ci"][0], abs=5e-4)
+    assert hi == pytest.approx(pairs["nn"]["f1_ci"][1] - pairs["nn"]["f1"], abs=5e-4)
+    text = out.read_text()
+    assert r"\newcommand{\CalifaTwoPOneNnFOne}{\ensuremath{0.953^{+0.011}_{-0.013}}}" in text
+    assert r"\newcommand{\EcalStageTwoNnSigmaX}{\ensuremath{0.368 \pm 0.007}}" in text
+
+
+def test_figure_index(tmp_path):
+    rst = tmp_path / "cap.rst"
+    rst.write_text("ROC curves of dataset {{ snakemake.wildcards.dataset }}\non ``test`` pairs.\n")
+    cap = caption_from_rst(rst, dataset="califa_uniform")
+    assert cap == "ROC curves of dataset califa_uniform on `test` pairs."
+    out = tmp_path / "figures/index.md"
+    write_figure_index(
+        [
+            {
+                "figure": "califa_uniform-roc",
+                "caption": cap,
+                "rule": "figure",
+                "files": [tmp_path / "figures/thesis/califa_uniform-roc.pdf"],
+            },
+            {"figure": "a|b", "caption": "x | y", "rule": "figure"},
+        ],
+        out,
+    )
+    text = out.read_text()
+    assert "| califa_uniform-roc | [thesis pdf](thesis/califa_uniform-roc.pdf) |" in text
+    assert "x \\| y" in text
+    with pytest.raises(ValueError, match="rule"):
+        write_figure_index([{"figure": "x", "caption": "y"}], out)

@@ -97,12 +97,26 @@ def _snakemake(workdir: Path, *args: str, timeout: float) -> subprocess.Complete
         pytest.fail(f"snakemake timed out after {timeout} s; queue:\n{queue}\n{err[-3000:]}")
 
 
-def _report(what: str, log: str) -> None:
-    """Print the SLURM job ids of a run (shown by `pytest -rP`, e.g. in the CI log)."""
+def _report(config: pytest.Config, what: str, log: str) -> None:
+    """Write the SLURM job ids of a run to the terminal, past pytest's capture (the CI log)."""
     subs = _submissions(log)
     done = re.findall(r"\d+ of \d+ steps \(100%\) done", log)
-    print(f"{what}: {len(subs)} SLURM jobs: " + ", ".join(f"{r}={j}" for r, j in subs))
-    print(f"{what}: {done[-1] if done else 'not finished'}")
+    lines = [
+        f"{what}: {len(subs)} SLURM jobs: " + ", ".join(f"{r}={j}" for r, j in subs),
+        f"{what}: {done[-1] if done else 'not finished'}",
+    ]
+    for line in lines:
+        _to_terminal(config, line)
+
+
+def _to_terminal(config: pytest.Config, line: str) -> None:
+    """Print ``line`` past pytest's output capture, so that it is in the CI log."""
+    print(line)
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if terminal is not None and capture is not None:
+        with capture.global_and_fixture_disabled():
+            terminal.write_line(f"[slurm] {line}")
 
 
 def _scontrol_job(job_id: str) -> str:
@@ -189,7 +203,7 @@ TOY_SNAKEFILE = textwrap.dedent(
 
 
 @pytest.fixture(scope="module")
-def toy_run(slurm_cluster, tmp_path_factory) -> tuple[Path, str]:
+def toy_run(slurm_cluster, tmp_path_factory, pytestconfig) -> tuple[Path, str]:
     """The toy workflow run once through SLURM: (working directory, snakemake log)."""
     work = tmp_path_factory.mktemp("slurm_toy")
     (work / "Snakefile").write_text(TOY_SNAKEFILE)
@@ -201,7 +215,7 @@ def toy_run(slurm_cluster, tmp_path_factory) -> tuple[Path, str]:
     )
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"toy workflow failed through SLURM:\n{log[-6000:]}"
-    _report("toy workflow", log)
+    _report(pytestconfig, "toy workflow", log)
     return work, log
 
 
@@ -296,7 +310,7 @@ def _outputs(results: Path) -> set[str]:
     }
 
 
-def test_test_config_through_slurm_equals_local_run(slurm_cluster, tmp_path):
+def test_test_config_through_slurm_equals_local_run(slurm_cluster, tmp_path, pytestconfig):
     if not (REPO / "Snakefile").exists() or not TEST_CONFIG.exists():
         pytest.skip("the workflow (Snakefile, config/test.yaml) is not there yet")
     local, cluster = tmp_path / "local", tmp_path / "slurm"
@@ -318,8 +332,10 @@ def test_test_config_through_slurm_equals_local_run(slurm_cluster, tmp_path):
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"config/test.yaml failed through SLURM:\n{log[-6000:]}"
     assert _submissions(log), "no job went to SLURM"
-    _report("config/test.yaml", log)
-    print(f"local run {t1 - t0:.0f} s, SLURM run {time.perf_counter() - t1:.0f} s")
+    _report(pytestconfig, "config/test.yaml", log)
+    _to_terminal(
+        pytestconfig, f"local run {t1 - t0:.0f} s, SLURM run {time.perf_counter() - t1:.0f} s"
+    )
     assert _outputs(cluster / "results") == _outputs(local / "results")
     metrics = sorted((local / "results").rglob("metrics/*.json"))
     assert metrics, "the local run wrote no metrics"

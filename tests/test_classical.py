@@ -8,9 +8,11 @@ import pytest
 from caloreco.lednev import lednev_window_fractions
 from caloreco.models.classical import (
     LogCogEstimator,
+    apply_depth_correction,
     apply_energy_calibration,
     apply_s_curve,
     energy_estimate,
+    fit_depth_correction,
     fit_energy_calibration,
     fit_s_curve,
     gflash_mean_profile,
@@ -127,6 +129,17 @@ def test_energy_calibration_recovers_a_linear_response_and_ignores_outliers():
     assert abs(np.median(good)) < 0.002
 
 
+def test_energy_calibration_of_one_beam_energy_fits_the_scale_only():
+    rng = np.random.default_rng(3)
+    e_true = np.full(2000, 140_000.0)
+    e_raw = e_true * 0.97 * (1 + rng.normal(0, 0.02, e_true.size))
+    cal = fit_energy_calibration(e_raw, e_true)
+    assert cal["offset_mev"] == 0.0
+    assert cal["slope"] == pytest.approx(1 / 0.97, rel=2e-3)
+    # the calibrated energies keep the measured spread (a free offset would predict 140 GeV)
+    assert np.std(apply_energy_calibration(e_raw, cal) / e_true) == pytest.approx(0.02, rel=0.1)
+
+
 def test_log_cog_estimator_round_trip():
     rng = np.random.default_rng(6)
     w, t = lednev_showers(6000, rng)
@@ -179,3 +192,21 @@ def test_profile_fit_with_noise_is_unbiased_and_beats_log_cog():
     assert 18 < np.median(r.chi2[1:]) < 25
     with pytest.raises(ValueError, match="start"):
         profile_fit(w, PITCH, start=np.zeros((3, 3)))
+
+
+def test_depth_correction_removes_the_inclination_shift():
+    # photons from the target: the estimate is shifted by (depth / Z) * X with depth ~ ln E
+    rng = np.random.default_rng(5)
+    n = 4000
+    true = rng.uniform(-900.0, 900.0, (n, 2))
+    e = rng.uniform(2e3, 200e3, n)
+    slope = (3.0 + 0.6 * np.log(e / 1000.0))[:, None]  # mm per m of X
+    est = true + slope * true / 1000.0 + rng.normal(0.0, 0.4, (n, 2))
+    est[:20] += 50.0  # a few mis-clustered windows must not pull the fit
+    corr = fit_depth_correction(est, true, est, e)
+    assert corr["c0_mm_per_m"] == pytest.approx(3.0, abs=0.1)
+    assert corr["c1_mm_per_m"] == pytest.approx(0.6, abs=0.03)
+    fixed = apply_depth_correction(est, est, e, corr)
+    before = np.std((est - true)[20:])
+    after = np.std((fixed - true)[20:])
+    assert before > 2.0 and after == pytest.approx(0.4, rel=0.1)

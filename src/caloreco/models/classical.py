@@ -348,13 +348,19 @@ def energy_estimate(
 
 
 def fit_energy_calibration(
-    e_raw: np.ndarray, e_true: np.ndarray, n_clip: float = 4.0, max_iter: int = 5
+    e_raw: np.ndarray,
+    e_true: np.ndarray,
+    n_clip: float = 4.0,
+    max_iter: int = 5,
+    min_spread: float = 0.02,
 ) -> dict[str, float]:
     """Linear calibration E_true ~ slope * E_raw + offset (MeV) fitted on training windows.
 
     Minimises the squared *relative* residuals (every energy counts alike), refitted after
     removing outliers beyond ``n_clip`` robust sigmas (MAD), which a mis-clustered window would
-    otherwise pull. Returns ``{"slope", "offset_mev", "n"}``.
+    otherwise pull. Where the true energies spread by less than ``min_spread`` (relative standard
+    deviation: a mono-energetic sample), only the slope is fitted and the offset is 0.
+    Returns ``{"slope", "offset_mev", "n"}``.
     """
     r = np.asarray(e_raw, dtype=np.float64)
     t = np.asarray(e_true, dtype=np.float64)
@@ -365,10 +371,18 @@ def fit_energy_calibration(
     keep = np.isfinite(r) & np.isfinite(t) & (t > 0) & (r > 0)
     if keep.sum() < 10:
         raise ValueError(f"fit_energy_calibration: needs >= 10 positive pairs, got {keep.sum()}")
+    # Mono-energetic training data (e.g. a 140 GeV beam) has no lever arm for an offset: a free
+    # offset would learn the beam energy itself and predict it for every cluster (a zero
+    # "resolution"). There only the scale is calibrated.
+    scale_only = np.std(t[keep]) < min_spread * np.mean(t[keep])
     slope, offset = 1.0, 0.0
     for _ in range(max_iter):
-        A = np.column_stack([r[keep] / t[keep], 1.0 / t[keep]])
-        (slope, offset), *_ = np.linalg.lstsq(A, np.ones(keep.sum()), rcond=None)
+        if scale_only:
+            u = r[keep] / t[keep]
+            slope, offset = float(u.sum() / (u * u).sum()), 0.0
+        else:
+            A = np.column_stack([r[keep] / t[keep], 1.0 / t[keep]])
+            (slope, offset), *_ = np.linalg.lstsq(A, np.ones(keep.sum()), rcond=None)
         res = (slope * r + offset) / t - 1.0
         good = np.isfinite(res) & (t > 0) & (r > 0) & np.isfinite(r)
         med = np.median(res[keep])
@@ -383,6 +397,73 @@ def fit_energy_calibration(
 def apply_energy_calibration(e_raw: np.ndarray, calibration: dict[str, float]) -> np.ndarray:
     """slope * E_raw + offset (MeV)."""
     return calibration["slope"] * np.asarray(e_raw, dtype=np.float64) + calibration["offset_mev"]
+
+
+# --------------------------------------------------------------------------------------------
+# inclined incidence
+
+
+def _depth_design(abs_xy_mm: np.ndarray, energy_mev: np.ndarray) -> np.ndarray:
+    """(n, 2, 2): per axis, the regressors X_abs and X_abs * ln(E / GeV) of the depth shift."""
+    a = np.asarray(abs_xy_mm, dtype=np.float64) / 1000.0
+    le = np.log(np.clip(np.asarray(energy_mev, dtype=np.float64), 1.0, None) / 1000.0)
+    return np.stack([a, a * le[:, None]], axis=-1)
+
+
+def fit_depth_correction(
+    est_xy_mm: np.ndarray,
+    true_xy_mm: np.ndarray,
+    abs_xy_mm: np.ndarray,
+    energy_mev: np.ndarray,
+    n_clip: float = 4.0,
+) -> dict[str, float]:
+    """Shower-depth correction for photons from the target (coral's correction for inclination).
+
+    A photon at polar angle theta enters the ECAL at X and develops along its direction, so a
+    position estimator that assumes perpendicular incidence measures X + d tan(theta) with d the
+    depth of the shower's centroid, d = X0 (ln(E/Ec) + C). From the target, tan(theta) = X / Z, so
+    the shift is linear in the absolute position X (mm) with a slope that grows with ln E:
+    ``est - true = (c0 + c1 ln(E/GeV)) X / 1000 mm``. Both coefficients (mm per m of X) are fitted
+    on training windows by least squares (x and y pooled, outliers beyond ``n_clip`` robust sigmas
+    dropped); Z and X0 need not be known.
+
+    Args:
+        est_xy_mm: (n, 2) estimated positions (mm, any frame).
+        true_xy_mm: (n, 2) true impact points on the front face (mm, same frame).
+        abs_xy_mm: (n, 2) estimated positions in the detector frame (mm from the beam axis).
+        energy_mev: (n,) estimated energies (MeV).
+
+    Returns:
+        ``{"c0_mm_per_m", "c1_mm_per_m", "n"}``.
+    """
+    est = np.asarray(est_xy_mm, dtype=np.float64)
+    d = (est - np.asarray(true_xy_mm, dtype=np.float64)).ravel()
+    A = _depth_design(abs_xy_mm, energy_mev).reshape(-1, 2)
+    keep = np.isfinite(d) & np.all(np.isfinite(A), axis=1)
+    if keep.sum() < 20:
+        raise ValueError(f"fit_depth_correction: needs >= 20 finite positions, got {keep.sum()}")
+    coef = np.zeros(2)
+    for _ in range(5):
+        coef, *_ = np.linalg.lstsq(A[keep], d[keep], rcond=None)
+        r = d - A @ coef
+        med = np.median(r[keep])
+        mad = 1.4826 * np.median(np.abs(r[keep] - med))
+        new = keep & (np.abs(r - med) <= n_clip * max(mad, 1e-9))
+        if np.array_equal(new, keep):
+            break
+        keep = new
+    return {"c0_mm_per_m": float(coef[0]), "c1_mm_per_m": float(coef[1]), "n": int(keep.sum())}
+
+
+def apply_depth_correction(
+    est_xy_mm: np.ndarray,
+    abs_xy_mm: np.ndarray,
+    energy_mev: np.ndarray,
+    correction: dict[str, float],
+) -> np.ndarray:
+    """(n, 2) positions (mm) with the depth shift of :func:`fit_depth_correction` removed."""
+    coef = np.array([correction["c0_mm_per_m"], correction["c1_mm_per_m"]])
+    return np.asarray(est_xy_mm, dtype=np.float64) - _depth_design(abs_xy_mm, energy_mev) @ coef
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,9 +7,10 @@ Usage: python benchmarks/bench_workflow.py [--out results/benchmarks/workflow.js
   1000 chunks per dataset (the peer of each point is the 2-chunk DAG);
 * ``test_config``: wall time of config/test.yaml from scratch on 2 cores and of the no-op re-run;
 * ``default_config`` (with ``--full``): the same for config/config.yaml (several minutes);
-* ``memory``: the largest max_rss (MB, Snakemake's per-job benchmark) of the simulate, cluster
-  and windows jobs of ecal_stage2 with 2 and with 8 chunks of the same size: streaming per chunk
-  keeps it flat while the dataset grows 4x.
+* ``memory``: the largest max_rss (MB, Snakemake's per-job benchmark) of the simulate and cluster
+  jobs and of the dataset-level simulation_qa and clustering_metrics jobs of ecal_stage2 with 2
+  and with 8 chunks of the same size: streaming per chunk keeps it flat while the dataset grows
+  4x.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+#: chunk jobs and the dataset-level jobs that stream over chunks
+MEMORY_RULES = ("simulate", "cluster", "simulation_qa", "clustering_metrics")
 
 
 def snakemake(work: Path, *args: str) -> float:
@@ -50,7 +53,8 @@ def config_with(work: Path, name: str, chunks: int | None = None, only=None) -> 
 
 def max_rss(work: Path, dataset: str, rule: str) -> float:
     values = []
-    for f in (work / f"results/{dataset}/benchmarks/{rule}").glob("*.tsv"):
+    bench = work / f"results/{dataset}/benchmarks"
+    for f in [*bench.glob(f"{rule}/*.tsv"), *bench.glob(f"{rule}.tsv")]:
         with f.open() as fh:
             for row in csv.DictReader(fh, delimiter="\t"):
                 if row.get("max_rss") not in (None, "", "-", "NA"):
@@ -78,9 +82,12 @@ def main() -> None:
             sub = work / f"mem{n}"
             sub.mkdir()
             name = config_with(sub, "m.yaml", chunks=n, only={"ecal_stage2"})
-            snakemake(sub, "--configfile", name, "--cores", "2")
+            targets = [
+                f"results/ecal_stage2/metrics/{m}.json" for m in ("simulation", "clustering")
+            ]
+            snakemake(sub, "--configfile", name, "--cores", "2", *targets)
             result["memory_max_rss_mb"][f"{n}_chunks"] = {
-                rule: max_rss(sub, "ecal_stage2", rule) for rule in ("simulate", "cluster")
+                rule: max_rss(sub, "ecal_stage2", rule) for rule in MEMORY_RULES
             }
             shutil.rmtree(sub)
         if args.full:

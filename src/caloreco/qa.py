@@ -1,16 +1,32 @@
-"""Simulation quality assurance: summary figures and the numbers of simulation.json."""
+"""Simulation quality assurance: summary figures and the numbers of simulation.json.
+
+A dataset is summarised one chunk at a time: :func:`simulation_stats` reduces a chunk to small
+per-event and per-primary arrays (:class:`SimulationStats`), :func:`combine_stats` concatenates
+them in chunk order, and :func:`summarize_simulation` / :func:`plot_simulation_qa` work on the
+result, so memory holds one chunk of hits plus O(events) numbers. Every statistic is computed on
+the same arrays as on the concatenated events, so the numbers do not depend on the chunking.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from caloreco.events import RawEvents, event_index
+from caloreco.events import RawEvents, concatenate, event_index, offsets_from_counts
 from caloreco.geometry import Geometry
 
-__all__ = ["simulation_summary", "plot_simulation_qa"]
+__all__ = [
+    "SimulationStats",
+    "simulation_stats",
+    "combine_stats",
+    "summarize_simulation",
+    "simulation_summary",
+    "display_candidates",
+    "plot_simulation_qa",
+]
 
 
 def _stat(values: np.ndarray) -> dict[str, float]:
@@ -39,52 +55,185 @@ def per_primary_truth(events: RawEvents) -> tuple[np.ndarray, np.ndarray]:
     return dep, cells
 
 
-def simulation_summary(events: RawEvents, run_infos: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The numbers of ``simulation.json``: sizes, cells per event and per primary, closure.
+@dataclass
+class SimulationStats:
+    """The small arrays of a set of events that simulation.json and the QA histograms need.
 
-    Closure figures: the fraction of each primary's energy that is seen in the detector as true
-    deposits above threshold (``truth_over_primary``), and measured over true summed per event
+    O(events + primaries) numbers, no hits: a dataset's stats are its chunks' stats concatenated
+    in chunk order (:func:`combine_stats`).
+
+    Attributes:
+        hits_per_event: int64 hits above threshold per event, shape (n_events,).
+        primaries_per_event: int64 primaries per event, shape (n_events,).
+        primary_energy: float64 true primary energy (MeV), shape (n_primaries,).
+        deposit: float64 true energy (MeV) each primary deposited in cells above threshold,
+            shape (n_primaries,); NaN without truth.
+        cells: float64 number of hit cells with a true deposit of each primary,
+            shape (n_primaries,); NaN without truth.
+        measured_sum: float64 measured cell energy (MeV) summed per event, shape (n_events,).
+        truth_sum: float64 true deposits (MeV) summed per event, shape (n_events,); NaN without
+            truth.
+        has_truth: whether every event set behind these arrays carries Monte Carlo truth.
+    """
+
+    hits_per_event: np.ndarray
+    primaries_per_event: np.ndarray
+    primary_energy: np.ndarray
+    deposit: np.ndarray
+    cells: np.ndarray
+    measured_sum: np.ndarray
+    truth_sum: np.ndarray
+    has_truth: bool
+
+    @property
+    def n_events(self) -> int:
+        """Number of events."""
+        return int(self.hits_per_event.size)
+
+
+def simulation_stats(events: RawEvents) -> SimulationStats:
+    """Reduce a chunk of events to its :class:`SimulationStats` (drops every per-hit array)."""
+    dep, cells = per_primary_truth(events)
+    n = events.n_events
+    meas = np.bincount(events.hit_event(), weights=events.cell_energy, minlength=n)
+    if events.has_truth:
+        ev = event_index(events.truth_offsets)
+        truth_sum = np.bincount(ev, weights=events.truth_energy, minlength=n)
+    else:
+        truth_sum = np.full(n, np.nan)
+    return SimulationStats(
+        hits_per_event=np.diff(events.hit_offsets),
+        primaries_per_event=np.diff(events.primary_offsets),
+        primary_energy=events.primary_energy.astype(np.float64),
+        deposit=dep,
+        cells=cells,
+        measured_sum=meas,
+        truth_sum=truth_sum,
+        has_truth=events.has_truth,
+    )
+
+
+def combine_stats(parts: Sequence[SimulationStats]) -> SimulationStats:
+    """Concatenate the stats of chunks in order: the stats of the concatenated events.
+
+    As :func:`caloreco.events.concatenate` keeps truth only if every chunk has it, the truth
+    arrays are all NaN unless every part has truth.
+    """
+    if not parts:
+        raise ValueError("nothing to combine: no chunk statistics")
+
+    def cat(name: str) -> np.ndarray:
+        return np.concatenate([getattr(p, name) for p in parts])
+
+    has_truth = all(p.has_truth for p in parts)
+    n_prim = sum(p.primary_energy.size for p in parts)
+    n_ev = sum(p.n_events for p in parts)
+    return SimulationStats(
+        hits_per_event=cat("hits_per_event"),
+        primaries_per_event=cat("primaries_per_event"),
+        primary_energy=cat("primary_energy"),
+        deposit=cat("deposit") if has_truth else np.full(n_prim, np.nan),
+        cells=cat("cells") if has_truth else np.full(n_prim, np.nan),
+        measured_sum=cat("measured_sum"),
+        truth_sum=cat("truth_sum") if has_truth else np.full(n_ev, np.nan),
+        has_truth=has_truth,
+    )
+
+
+def summarize_simulation(
+    stats: SimulationStats, run_infos: Sequence[Mapping[str, Any]]
+) -> dict[str, Any]:
+    """The numbers of ``simulation.json`` from a dataset's stats and its chunks' run records.
+
+    Sizes, cells per event and per primary, simulation speed (primaries/s) and closure figures:
+    the fraction of each primary's energy seen in the detector as true deposits above threshold
+    (``truth_over_primary``), and measured over true energy summed per event
     (``measured_over_truth``, the calibration of the smearing chain; should be 1 within the
     resolution).
     """
-    n_hits = np.diff(events.hit_offsets)
-    n_prim = np.diff(events.primary_offsets)
-    dep, cells = per_primary_truth(events)
+    n_hits = stats.hits_per_event
+    n_prim = stats.primaries_per_event
     sec = [float(r.get("simulation_seconds", np.nan)) for r in run_infos]
     total_sec = float(np.nansum(sec)) if np.any(np.isfinite(sec)) else float("nan")
     out: dict[str, Any] = {
-        "events": events.n_events,
+        "events": stats.n_events,
         "primaries": int(n_prim.sum()),
         "hits": int(n_hits.sum()),
         "chunks": len(run_infos),
         "cells_per_event": _stat(n_hits),
-        "cells_per_primary": _stat(cells),
+        "cells_per_primary": _stat(stats.cells),
         "empty_events": int((n_hits == 0).sum()),
         "simulation_seconds": total_sec,
         "primaries_per_second": float(n_prim.sum() / total_sec) if total_sec > 0 else None,
     }
-    if events.has_truth:
-        e_true = events.primary_energy.astype(np.float64)
+    if stats.has_truth:
+        e_true = stats.primary_energy
+        dep = stats.deposit
         ok = np.isfinite(e_true) & (e_true > 0)
         ratio = np.full(e_true.size, np.nan)
         ratio[ok] = dep[ok] / e_true[ok]
         out["truth_over_primary"] = _stat(ratio)
         # gammas that leave all their energy in the detector (photopeak) within 2 % (CALIFA)
         out["full_energy_fraction"] = _stat((ratio > 0.98).astype(float)[ok])
-        ev = event_index(events.truth_offsets)
-        truth_sum = np.bincount(ev, weights=events.truth_energy, minlength=events.n_events)
-        meas_sum = np.bincount(
-            events.hit_event(), weights=events.cell_energy, minlength=events.n_events
-        )
-        good = truth_sum > 0
-        out["measured_over_truth"] = _stat(meas_sum[good] / truth_sum[good])
+        good = stats.truth_sum > 0
+        out["measured_over_truth"] = _stat(stats.measured_sum[good] / stats.truth_sum[good])
     return out
 
 
+def simulation_summary(events: RawEvents, run_infos: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The numbers of ``simulation.json`` from events held in memory (see
+    :func:`summarize_simulation`; a dataset is better summarised chunk by chunk)."""
+    return summarize_simulation(simulation_stats(events), run_infos)
+
+
+def _n_display_candidates(n_displays: int) -> int:
+    return max(n_displays * 5, 1)
+
+
+def _busiest(events: RawEvents, k: int) -> RawEvents:
+    # the k events with most hits, ties to the earlier event, kept in their original order
+    order = np.argsort(-np.diff(events.hit_offsets), kind="stable")[:k]
+    keep = np.zeros(events.n_events, dtype=bool)
+    keep[order] = True
+    return events.select(keep)
+
+
+def display_candidates(
+    events: RawEvents, previous: RawEvents | None = None, n_displays: int = 3
+) -> RawEvents:
+    """The events :func:`plot_simulation_qa` may display, kept while streaming chunks.
+
+    The ``5 * n_displays`` events with the most hits among ``previous`` (the candidates of the
+    earlier chunks) followed by ``events`` (ties go to the earlier event), in their order. Fed
+    chunk after chunk, it ends with the busiest events of the whole dataset in dataset order,
+    from which the figure picks exactly the displays it would pick from all events at once.
+    """
+    k = _n_display_candidates(n_displays)
+    own = _busiest(events, k)
+    if previous is None:
+        return own
+    return _busiest(concatenate([previous, own]), k)
+
+
 def plot_simulation_qa(
-    events: RawEvents, geom: Geometry, dataset: str, png: str, pdf: str, n_displays: int = 3
+    events: RawEvents,
+    geom: Geometry,
+    dataset: str,
+    png: str,
+    pdf: str,
+    n_displays: int = 3,
+    stats: SimulationStats | None = None,
 ) -> None:
-    """Four-panel QA figure: energy sums, cells per primary and three event displays."""
+    """QA figure: energy sums per event (MeV or GeV), cells per primary, deposited over primary
+    energy, and ``n_displays`` event displays of busy events.
+
+    Args:
+        events: the events to display from; without ``stats`` also the events histogrammed.
+            Streaming a dataset, pass the :func:`display_candidates` of its chunks (same
+            ``n_displays``): the displays are then those of the whole dataset at once.
+        stats: the dataset's :class:`SimulationStats` for the histograms and the event count;
+            by default those of ``events``.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -98,14 +247,16 @@ def plot_simulation_qa(
     ax_e = fig.add_subplot(gs[0, 0])
     ax_c = fig.add_subplot(gs[0, 1])
     ax_r = fig.add_subplot(gs[0, 2])
-    dep, cells = per_primary_truth(events)
-    e_prim = events.primary_energy.astype(np.float64)
+    if stats is None:
+        stats = simulation_stats(events)
+    dep, cells = stats.deposit, stats.cells
+    e_prim = stats.primary_energy
     unit, scale = ("GeV", 1e-3) if np.nanmax(e_prim, initial=0) > 1000 else ("MeV", 1.0)
-    meas = np.bincount(events.hit_event(), weights=events.cell_energy, minlength=events.n_events)
+    meas = stats.measured_sum
     true_sum = np.bincount(
-        event_index(events.primary_offsets),
+        event_index(offsets_from_counts(stats.primaries_per_event)),
         weights=np.nan_to_num(e_prim),
-        minlength=events.n_events,
+        minlength=stats.n_events,
     )
     ax_e.hist(true_sum * scale, bins=60, histtype="step", label="primaries (true)")
     ax_e.hist(meas * scale, bins=60, histtype="step", label="cells (measured)")
@@ -113,7 +264,7 @@ def plot_simulation_qa(
     ax_e.set_ylabel("events / bin")
     ax_e.legend(fontsize=8)
     if np.all(np.isnan(cells)):
-        cells = np.diff(events.hit_offsets).astype(float)
+        cells = stats.hits_per_event.astype(float)
         ax_c.set_xlabel("cells per event")
     else:
         ax_c.set_xlabel("cells per primary (true deposit above threshold)")
@@ -126,7 +277,9 @@ def plot_simulation_qa(
         ax_r.set_xlabel(r"$E_\mathrm{deposited} / E_\mathrm{primary}$ (true, above threshold)")
         ax_r.set_ylabel("primaries / bin")
         ax_r.set_yscale("log")
-    busy = np.argsort(-np.diff(events.hit_offsets), kind="stable")[: max(n_displays * 5, 1)]
+    busy = np.argsort(-np.diff(events.hit_offsets), kind="stable")[
+        : _n_display_candidates(n_displays)
+    ]
     picks = np.sort(busy[:: max(len(busy) // n_displays, 1)][:n_displays])
     for k, i in enumerate(picks):
         ax = fig.add_subplot(gs[1, k])
@@ -174,7 +327,7 @@ def plot_simulation_qa(
         ax.set_title(f"event {int(events.event[i])}", fontsize=9)
         ax.legend(fontsize=7, loc="upper right")
         fig.colorbar(sc, ax=ax, label=f"cell energy [{unit}]")
-    fig.suptitle(f"{dataset}: simulation QA ({events.n_events} events)")
+    fig.suptitle(f"{dataset}: simulation QA ({stats.n_events} events)")
     for path in (png, pdf):
         with atomic_path(path) as tmp:
             fig.savefig(tmp, dpi=110, format=str(path).rsplit(".", 1)[-1])

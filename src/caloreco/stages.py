@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +20,7 @@ import pandas as pd
 
 from caloreco import io
 from caloreco.config import chunk_rng
-from caloreco.events import RawEvents, concatenate
+from caloreco.events import RawEvents
 from caloreco.geometry import Geometry, make_geometry
 
 log = logging.getLogger("caloreco.stages")
@@ -275,21 +277,37 @@ def resolution_sigma(energy_mev: np.ndarray, response: Mapping[str, Any]) -> np.
     return rel * e
 
 
-def photopeak(
-    clusters: pd.DataFrame, events: RawEvents, response: Mapping[str, Any], n_sigma: float = 3.0
-) -> dict[str, Any]:
-    """Photopeak efficiency: the fraction of primaries whose most energetic cluster (among those
-    they dominate) has an energy within ``n_sigma`` resolution sigmas of the true energy."""
-    e_true = events.primary_energy.astype(np.float64)
+def best_cluster_energy(clusters: pd.DataFrame, events: RawEvents) -> np.ndarray:
+    """Per primary of ``events`` (flat index): the energy (MeV) of its most energetic cluster
+    among those it dominates (cluster table columns ``event``, ``primary``, ``energy``), 0 if
+    none. ``clusters`` must name only events of ``events``."""
     ev_pos = pd.Series(np.arange(events.n_events), index=events.event)
-    known = np.isfinite(e_true) & (e_true > 0)
-    if not known.any():
-        return {"efficiency": None, "note": "primary energies unknown"}
     matched = clusters[clusters["primary"] >= 0]
     pos = ev_pos.loc[matched["event"].to_numpy()].to_numpy()
     flat = events.primary_offsets[pos] + matched["primary"].to_numpy()
-    best = np.zeros(e_true.size)
+    best = np.zeros(int(events.primary_offsets[-1]))
     np.maximum.at(best, flat, matched["energy"].to_numpy(np.float64))
+    return best
+
+
+def photopeak_efficiency(
+    best_energy: np.ndarray,
+    true_energy: np.ndarray,
+    response: Mapping[str, Any],
+    n_sigma: float = 3.0,
+) -> dict[str, Any]:
+    """Photopeak efficiency from per-primary arrays (MeV, same shape): the fraction of
+    primaries of known energy whose best cluster (:func:`best_cluster_energy`) is within
+    ``n_sigma`` resolution sigmas of the true energy, overall and in 8 quantile bins of energy.
+
+    The arrays of several chunks may be concatenated beforehand: the result is that of the
+    concatenated events.
+    """
+    best = np.asarray(best_energy, dtype=np.float64)
+    e_true = np.asarray(true_energy, dtype=np.float64)
+    known = np.isfinite(e_true) & (e_true > 0)
+    if not known.any():
+        return {"efficiency": None, "note": "primary energies unknown"}
     ok = np.abs(best - e_true) <= n_sigma * resolution_sigma(np.where(known, e_true, 1.0), response)
     ok, e = ok[known], e_true[known]
     eff = float(ok.mean())
@@ -317,6 +335,122 @@ def photopeak(
     }
 
 
+def photopeak(
+    clusters: pd.DataFrame, events: RawEvents, response: Mapping[str, Any], n_sigma: float = 3.0
+) -> dict[str, Any]:
+    """Photopeak efficiency: the fraction of primaries whose most energetic cluster (among those
+    they dominate) has an energy within ``n_sigma`` resolution sigmas of the true energy."""
+    return photopeak_efficiency(
+        best_cluster_energy(clusters, events),
+        events.primary_energy.astype(np.float64),
+        response,
+        n_sigma,
+    )
+
+
+def chunk_label(path: str | Path) -> str:
+    """The chunk label of a per-chunk file as written in its name: ``007`` of
+    ``chunk-007.root`` or ``cells-007.parquet``."""
+    m = re.search(r"(\d+)$", Path(path).stem)
+    if m is None:
+        raise ValueError(f"{path}: no chunk number at the end of the file name (e.g. chunk-000)")
+    return m.group(1)
+
+
+def _tables_by_chunk(
+    raw_paths: Sequence[Path], cells_paths: Sequence[str | Path], methods: Sequence[str]
+) -> dict[str, list[Path]]:
+    """Per method (the cells table's folder name), its cells table of each raw chunk, in
+    ``raw_paths`` order, matched by chunk number.
+
+    Raises:
+        ValueError: naming the files, for a raw chunk without cells table, a table that does
+            not exist, two tables of one chunk, or a table of a method not in ``methods``.
+    """
+    found: dict[str, dict[int, Path]] = {m: {} for m in methods}
+    for p in map(Path, cells_paths):
+        m = p.parent.name
+        if m not in found:
+            raise ValueError(f"{p}: cells table of method {m!r}, not one of {list(methods)}")
+        c = int(chunk_label(p))
+        if c in found[m]:
+            raise ValueError(f"method {m!r}: two cells tables of chunk {c}: {found[m][c]}, {p}")
+        found[m][c] = p
+    wanted = [int(chunk_label(p)) for p in raw_paths]
+    if len(set(wanted)) != len(wanted):
+        raise ValueError(f"raw files with the same chunk number: {[str(p) for p in raw_paths]}")
+    out: dict[str, list[Path]] = {}
+    for m in methods:
+        extra = sorted(set(found[m]) - set(wanted))
+        if extra:
+            # their events are in no raw file read here, so they could not be scored anyway
+            log.warning("%s: ignoring the cells tables of chunks %s (no raw file)", m, extra)
+        missing = [raw for raw, c in zip(raw_paths, wanted, strict=True) if c not in found[m]]
+        if missing:
+            where = next(iter(found[m].values())).parent if found[m] else Path(m)
+            expected = [str(where / f"cells-{chunk_label(raw)}.parquet") for raw in missing]
+            raise ValueError(
+                f"method {m!r}: no cells table for raw file(s) {[str(r) for r in missing]}: "
+                f"expected {expected} among the cells tables"
+            )
+        out[m] = [found[m][c] for c in wanted]
+        absent = [str(p) for p in out[m] if not p.is_file()]
+        if absent:
+            raise ValueError(f"method {m!r}: cells table(s) missing: {absent}")
+    return out
+
+
+def _cluster_table_path(cells_path: Path) -> Path:
+    # the cluster table of a chunk lies beside its cells table: chunk-NNN next to cells-NNN
+    return cells_path.with_name(cells_path.name.replace("cells-", "chunk-"))
+
+
+@dataclass
+class _ChunkScores:
+    """What clustering_metrics keeps of one chunk: per method the per-event metrics (arrays of
+    shape (n_scored_events,)) and the best cluster energy per primary (MeV, or None without
+    photopeak), and the true primary energies (MeV, shape (n_scored_primaries,))."""
+
+    methods: dict[str, tuple[dict[str, np.ndarray], np.ndarray | None]]
+    true_energy: np.ndarray
+
+
+def _score_chunk(
+    raw: Path,
+    cells: Mapping[str, Path],
+    split: Mapping[str, Any] | None,
+    with_photopeak: bool,
+) -> _ChunkScores:
+    """Score one raw chunk against each method's cells (and cluster) table of that chunk.
+
+    The chunk's hits and tables live only in this call, so clustering_metrics holds one chunk
+    at a time.
+    """
+    from caloreco import clustering as cl
+    from caloreco.split import assign_split
+
+    events = io.read_raw(raw, require_truth=True)
+    if split is not None:
+        # the split is a function of the event number alone: per chunk = over the dataset
+        part = assign_split(events.event, tuple(split["fractions"]), int(split["seed"]))
+        events = events.select(part == "test")
+    truth = cl.true_labels(events)
+    wanted = set(events.event.tolist())
+    out: dict[str, tuple[dict[str, np.ndarray], np.ndarray | None]] = {}
+    for m, path in cells.items():
+        table = pd.read_parquet(path)
+        table = table[table["event"].isin(wanted)]
+        metrics = cl.event_metrics(events.hit_offsets, labels_from_cells(events, table), truth)
+        best = None
+        if with_photopeak:
+            clusters = pd.read_parquet(_cluster_table_path(path))
+            clusters = clusters[clusters["event"].isin(wanted)]
+            best = best_cluster_energy(clusters, events)
+        out[m] = (metrics, best)
+    log.info("%s: %d events scored", raw, events.n_events)
+    return _ChunkScores(methods=out, true_energy=events.primary_energy.astype(np.float64))
+
+
 def clustering_metrics(
     raw_paths: Sequence[str | Path],
     cells_paths: Sequence[str | Path],
@@ -329,38 +463,58 @@ def clustering_metrics(
 
     With ``split`` (``{"fractions", "seed"}``) only the test events are scored, so a method that
     uses a trained classifier is never scored on events it was trained or tuned on; every method
-    is then scored on the same events. The photopeak efficiency per method needs the cluster
-    tables beside the cell tables (``chunk-NNN.parquet`` next to ``cells-NNN.parquet``).
+    is then scored on the same events. The photopeak efficiency per method (with ``response``,
+    the detector response block that sets the energy resolution) needs the cluster tables beside
+    the cell tables (``chunk-NNN.parquet`` next to ``cells-NNN.parquet``).
+
+    Streams the chunks: each raw chunk ``.../chunk-NNN.root`` is read with, per method, only its
+    own ``cells-NNN.parquet`` (and ``chunk-NNN.parquet``), matched by NNN, and reduced to
+    per-event metrics and per-primary best-cluster energies; the fractions are computed once on
+    their concatenation (in ``raw_paths`` order), so the result equals that of all events at
+    once while memory holds one chunk of hits plus O(events) numbers.
+
+    Raises:
+        ValueError: a raw chunk without a cells (or cluster) table for some method, naming the
+            files.
     """
     from caloreco import clustering as cl
-    from caloreco.split import assign_split
 
-    events = concatenate([io.read_raw(p, require_truth=True) for p in raw_paths])
-    subset = "all"
-    if split is not None:
-        keep = assign_split(events.event, tuple(split["fractions"]), int(split["seed"])) == "test"
-        events = events.select(keep)
-        subset = "test"
-    truth = cl.true_labels(events)
-    by_method: dict[str, list[Path]] = {m: [] for m in methods}
-    for p in map(Path, cells_paths):
-        by_method[p.parent.name].append(p)
-    result: dict[str, Any] = {"events_subset": subset, "methods": {}, "photopeak": {}}
-    wanted = set(events.event.tolist())
+    raws = [Path(p) for p in raw_paths]
+    if not raws:
+        raise ValueError("clustering_metrics: no raw files")
+    tables = _tables_by_chunk(raws, cells_paths, methods)
+    if response is not None:
+        absent = [
+            str(_cluster_table_path(p))
+            for m in methods
+            for p in tables[m]
+            if not _cluster_table_path(p).is_file()
+        ]
+        if absent:
+            raise ValueError(f"photopeak: cluster table(s) missing beside the cells: {absent}")
+    per_event: dict[str, list[dict[str, np.ndarray]]] = {m: [] for m in methods}
+    best: dict[str, list[np.ndarray]] = {m: [] for m in methods}
+    true_energy: list[np.ndarray] = []
+    for i, raw in enumerate(raws):
+        chunk = _score_chunk(raw, {m: tables[m][i] for m in methods}, split, response is not None)
+        for m, (metrics, best_energy) in chunk.methods.items():
+            per_event[m].append(metrics)
+            if best_energy is not None:
+                best[m].append(best_energy)
+        true_energy.append(chunk.true_energy)
+    result: dict[str, Any] = {
+        "events_subset": "test" if split is not None else "all",
+        "methods": {},
+        "photopeak": {},
+    }
     for m in methods:
-        files = sorted(by_method[m])
-        cells = pd.concat([pd.read_parquet(p) for p in files], ignore_index=True)
-        cells = cells[cells["event"].isin(wanted)]
-        reco = labels_from_cells(events, cells)
-        result["methods"][m] = cl.summarize_metrics(
-            cl.event_metrics(events.hit_offsets, reco, truth)
-        )
+        merged = {k: np.concatenate([d[k] for d in per_event[m]]) for k in per_event[m][0]}
+        result["methods"][m] = cl.summarize_metrics(merged)
         log.info("%s: %s", m, result["methods"][m])
         if response is not None:
-            tables = [p.with_name(p.name.replace("cells-", "chunk-")) for p in files]
-            clusters = pd.concat([pd.read_parquet(p) for p in tables], ignore_index=True)
-            clusters = clusters[clusters["event"].isin(wanted)]
-            result["photopeak"][m] = photopeak(clusters, events, response)
+            result["photopeak"][m] = photopeak_efficiency(
+                np.concatenate(best[m]), np.concatenate(true_energy), response
+            )
     write_json(out_path, result)
     return result
 
@@ -381,14 +535,36 @@ def labels_from_cells(events: RawEvents, cells: pd.DataFrame) -> np.ndarray:
 def simulation_qa(
     raw_paths: Sequence[str | Path], dataset: str, metrics_out: str | Path, png: str, pdf: str
 ) -> dict[str, Any]:
-    """simulation.json and the QA figure of one dataset from its raw chunks."""
-    from caloreco.qa import plot_simulation_qa, simulation_summary
+    """simulation.json and the QA figure of one dataset from its raw chunks.
 
-    events = concatenate([io.read_raw(p) for p in raw_paths])
-    infos = [io.read_run_info(p) for p in raw_paths]
-    summary = simulation_summary(events, infos)
+    Streams the chunks: each is reduced to small per-event and per-primary arrays and to its
+    event-display candidates before the next is read, so memory holds one chunk of hits plus
+    O(events) numbers; the numbers and the figure equal those of all events at once.
+    """
+    from caloreco.qa import (
+        combine_stats,
+        display_candidates,
+        plot_simulation_qa,
+        simulation_stats,
+        summarize_simulation,
+    )
+
+    if not raw_paths:
+        raise ValueError(f"simulation_qa {dataset}: no raw files")
+    parts = []
+    infos = []
+    shown: RawEvents | None = None
+    for p in raw_paths:
+        events = io.read_raw(p)
+        parts.append(simulation_stats(events))
+        shown = display_candidates(events, shown)
+        infos.append(io.read_run_info(p))
+        del events  # only one chunk of hits at a time
+    stats = combine_stats(parts)
+    summary = summarize_simulation(stats, infos)
     summary["dataset"] = dataset
     log.info("%s: %s", dataset, summary)
-    plot_simulation_qa(events, geometry_from_file(raw_paths[0]), dataset, png, pdf)
+    assert shown is not None  # there was a chunk
+    plot_simulation_qa(shown, geometry_from_file(raw_paths[0]), dataset, png, pdf, stats=stats)
     write_json(metrics_out, summary)
     return summary

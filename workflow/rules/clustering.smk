@@ -43,6 +43,8 @@ rule clustering_metrics:
         "results/{dataset}/metrics/clustering.json",
     log:
         "results/{dataset}/logs/clustering_metrics.log",
+    benchmark:
+        "results/{dataset}/benchmarks/clustering_metrics.tsv"
     conda:
         "../../envs/caloreco.yaml"
     threads: 1

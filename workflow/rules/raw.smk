@@ -62,6 +62,8 @@ rule simulation_qa:
         pdf="results/{dataset}/qa/simulation.pdf",
     log:
         "results/{dataset}/logs/simulation_qa.log",
+    benchmark:
+        "results/{dataset}/benchmarks/simulation_qa.tsv"
     conda:
         "../../envs/caloreco.yaml"
     threads: 1

@@ -471,6 +471,19 @@ def test_regression_figures(results, tmp_path, style_file):
     sig = [float(t.get_text().split("=")[1]) for t in fig.axes[0].texts if "sigma" in t.get_text()]
     assert sig == pytest.approx([w[0] for w in WIDTHS.values()], rel=0.1)
 
+    # one beam energy: the energy panel leaves out the network trained on it
+    mono = json.loads((d / "metrics/resolution.json").read_text()) | {"mono_energetic": True}
+    (tmp_path / "mono.json").write_text(json.dumps(mono))
+    out = outputs(tmp_path, "residuals_mono")
+    fig = plotting.draw(
+        "residuals",
+        {"residuals": d / "tables/residuals.parquet", "metrics": tmp_path / "mono.json"},
+        style_file,
+        out,
+    )
+    assert [len(ax.patches) for ax in fig.axes] == [3, 3, 2]
+    assert any("not shown" in t.get_text() for t in fig.axes[2].texts)
+
     out = outputs(tmp_path, "resolution")
     fig = plotting.draw("resolution", {"metrics": d / "metrics/resolution.json"}, style_file, out)
     assert_files(out)

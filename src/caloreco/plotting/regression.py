@@ -222,17 +222,23 @@ def residuals(
     missing = [c for c in ("x", "y", "energy", "estimator") if c not in table.columns]
     if missing:
         raise ValueError(f"residuals: {path} lacks columns {missing}")
-    fits = load_json(metrics, "metrics").get("estimators", {})
+    result = load_json(metrics, "metrics")
+    fits = result.get("estimators", {})
     names = [e for e in estimators if e in set(table["estimator"])]
     if not names:
         raise ValueError(f"estimators: none of {list(estimators)} in {path}")
+    # one beam energy: a network trained on it outputs that energy, its energy residual is
+    # no resolution; the energy panel then shows the estimators that were not trained on it
+    untrained_energy = [n for n in names if not n.startswith("nn")]
+    mono = bool(result.get("mono_energetic")) and bool(untrained_energy)
     with use_style(style):
         fig, axes = figure(1, 3, panel_aspect=1.0, sharey=False)
         for ax, q in zip(axes[0], ("x", "y", "energy"), strict=True):
             xlabel, scale = QUANTITIES[q]
+            shown = untrained_energy if (mono and q == "energy") else names
             widths = [
                 abs(fits[n][q]["mu"]) + 3.5 * fits[n][q]["sigma"]
-                for n in names
+                for n in shown
                 if _fitted(fits.get(n, {}).get(q))
             ]
             if widths:
@@ -241,7 +247,17 @@ def residuals(
                 vals = table[q].to_numpy(np.float64) * scale
                 half = float(np.nanquantile(np.abs(vals), 0.95))
             edges = np.linspace(-half, half, 61)
-            for j, n in enumerate(names):
+            if mono and q == "energy":
+                ax.text(
+                    0.03,
+                    0.04,
+                    "one beam energy:\nNN energy not shown",
+                    transform=ax.transAxes,
+                    ha="left",
+                    va="bottom",
+                    fontsize="x-small",
+                )
+            for j, n in ((j, n) for j, n in enumerate(names) if n in shown):
                 v = table.loc[table["estimator"] == n, q].to_numpy(np.float64) * scale
                 ax.hist(v, bins=edges, histtype="step", color=color(n), label=label(n))
                 fit = fits.get(n, {}).get(q)

@@ -37,6 +37,18 @@ def run_snakemake(workdir: Path, *args: str, check: bool = True) -> subprocess.C
 
 
 TEST_CONFIG = REPO / "config/test.yaml"
+#: the CALIFA detector block of config/config.yaml, for tests that build their own chunks
+CALIFA_DETECTOR = {
+    "preset": "califa",
+    "geometry": {"inner_radius_mm": 300.0, "crystal_length_mm": 180.0},
+    "response": {
+        "resolution_fwhm_at_1mev": 0.055,
+        "non_uniformity": 0.01,
+        "threshold_mev": 0.1,
+        "time_smearing_ns": 200.0,
+        "emission_window_ns": 4000.0,
+    },
+}
 # keys of metrics files that are wall-clock measurements, not results
 TIMING_KEYS = {"simulation_seconds", "primaries_per_second", "clusters_per_second"}
 

@@ -15,21 +15,13 @@ import pytest
 from caloreco import plotting
 from caloreco.plotting import _common, style
 
+from conftest import CALIFA_DETECTOR
+
 REPO = Path(__file__).resolve().parents[1]
 THESIS = REPO / "workflow/styles/thesis.mplstyle"
 TALK = REPO / "workflow/styles/talk.mplstyle"
 
-CALIFA = {
-    "preset": "califa",
-    "geometry": {"inner_radius_mm": 300.0, "crystal_length_mm": 180.0},
-    "response": {
-        "resolution_fwhm_at_1mev": 0.055,
-        "non_uniformity": 0.01,
-        "threshold_mev": 0.1,
-        "time_smearing_ns": 200.0,
-        "emission_window_ns": 4000.0,
-    },
-}
+CALIFA = CALIFA_DETECTOR
 ECAL = {
     "preset": "ecal",
     "geometry": {"n_rows": 48, "n_cols": 48, "pitch_mm": 38.3, "z_front_mm": 33027.0},

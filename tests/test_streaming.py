@@ -17,17 +17,9 @@ from caloreco import io, qa, stages
 from caloreco.events import RawEvents, concatenate
 from caloreco.split import assign_split
 
-CALIFA = {
-    "preset": "califa",
-    "geometry": {"inner_radius_mm": 300.0, "crystal_length_mm": 180.0},
-    "response": {
-        "resolution_fwhm_at_1mev": 0.055,
-        "non_uniformity": 0.01,
-        "threshold_mev": 0.1,
-        "time_smearing_ns": 200.0,
-        "emission_window_ns": 4000.0,
-    },
-}
+from conftest import CALIFA_DETECTOR
+
+CALIFA = CALIFA_DETECTOR
 DATASET = {
     "detector": "califa",
     "seed": 11,

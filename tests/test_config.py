@@ -47,6 +47,10 @@ def test_shipped_configs_are_valid(name):
             r"datasets\.ecal_stage2\.simulation\.energy: 'uniform' needs min_mev < max_mev",
         ),
         (
+            lambda c: c["datasets"]["ecal_stage2"].setdefault("regression", {}).update(loss="l1"),
+            r"datasets\.ecal_stage2\.regression\.loss: 'l1' is not one of",
+        ),
+        (
             lambda c: c["datasets"]["ecal_stage1"].update(clustering={"cone": {}}),
             r"datasets\.ecal_stage1\.clustering: the planar ECAL supports 'connected' only",
         ),

@@ -81,8 +81,12 @@ def test_numbers_tex_equals_the_metrics(test_run, config):
             for est, fits in res["estimators"].items():
                 x, e = fits["x"], fits["energy"]
                 close(macros[macro_name(ds, est, "SigmaX")], x["sigma"], x["sigma_err"])
+                checked += 1
+                if res.get("mono_energetic") and est.startswith("nn"):
+                    assert macro_name(ds, est, "SigmaE") not in macros
+                    continue
                 close(macros[macro_name(ds, est, "SigmaE")], e["sigma"], e["sigma_err"], 100)
-                checked += 2
+                checked += 1
         if (metrics / "pairs.json").exists():
             pairs = json.loads((metrics / "pairs.json").read_text())
             for clf, m in pairs["classifiers"].items():

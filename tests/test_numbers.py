@@ -158,3 +158,10 @@ def test_figure_index(tmp_path):
     assert "x \\| y" in text
     with pytest.raises(ValueError, match="rule"):
         write_figure_index([{"figure": "x", "caption": "y"}], out)
+
+
+def test_no_energy_macro_for_a_network_on_one_beam_energy():
+    res = dict(METRICS["ecal_stage2"]["resolution"], mono_energetic=True)
+    numbers = headline_numbers({"ecal_stage1": {"resolution": res}})
+    assert "EcalStageOneNnSigmaE" not in numbers
+    assert "EcalStageOneNnSigmaX" in numbers and "EcalStageOneLogCogSigmaE" in numbers

@@ -136,8 +136,8 @@ def headline_numbers(metrics: Mapping[str, Mapping[str, Any]]) -> dict[str, Numb
     Returns:
         ``{macro_name: Number}``:
 
-        * resolution: ``<Ds><Est>SigmaX``, ``SigmaY`` (mm), ``SigmaE`` (sigma_E/E, %), and where
-          fitted ``<Ds><Est>StochasticTerm`` (a, % sqrt(GeV)), ``ConstantTerm`` (b, %);
+        * resolution: ``<Ds><Est>SigmaX``, ``SigmaY`` (mm), ``SigmaE`` (sigma_E/E, %; not for a
+          network on a ``mono_energetic`` sample), and where fitted ``<Ds><Est>StochasticTerm`` (a, % sqrt(GeV)), ``ConstantTerm`` (b, %);
         * pairs: ``<Ds><Clf>FOne`` (F1 with its 95 % bootstrap interval);
         * clustering: ``<Ds><Method>TP`` and ``<Ds><Method>WR`` (%).
     """
@@ -150,6 +150,8 @@ def headline_numbers(metrics: Mapping[str, Mapping[str, Any]]) -> dict[str, Numb
                 ("y", "SigmaY", 1.0, "mm"),
                 ("energy", "SigmaE", 100.0, "%"),
             ):
+                if q == "energy" and res.get("mono_energetic") and est.startswith("nn"):
+                    continue  # trained on one beam energy, the network outputs it: no resolution
                 n = _fit_number(
                     fits.get(q), scale, unit, f"{ds}: core Gaussian sigma of {q} residuals, {est}"
                 )

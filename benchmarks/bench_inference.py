@@ -15,7 +15,9 @@ speed does not depend on the weights. Two peers:
 
 Goal of the regression issue: ratio >= 100. The network (about 86k multiply-adds per cluster)
 is compute-bound at a few 1e5 clusters/s on one core, so against the batched fit the ratio is
-about an order of magnitude; the goal holds against the per-cluster fit it was set against.
+about an order of magnitude, against the per-cluster fit three. The network's time includes
+building its inputs (shape, log-CoG reference) and standardising them with fixed statistics, as
+in the workflow, where they come from the checkpoint.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
 import json  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -65,15 +66,6 @@ def make_windows(n: int, seed: int) -> dict[str, np.ndarray]:
     return w
 
 
-def best_of(repeat: int, func) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        func()
-        times.append(time.perf_counter() - t0)
-    return min(times)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="results/benchmarks/inference.json")
@@ -82,6 +74,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(1)
+    # same directory: the per-cluster peer and the timing helper of the profile-fit benchmark
+    from bench_profile_fit import best_rate, scipy_peer
+
     from caloreco.models.classical import profile_fit
     from caloreco.models.nets import build_model
     from caloreco.models.training import Standardizer, predict
@@ -90,28 +85,27 @@ def main() -> None:
     data = make_windows(args.clusters, 1)
     n = len(data["windows"])
     model = build_model("regressor", 28, hidden=(64, 128, 256, 128, 64, 32)).eval()
+    # fixed input statistics, as stored in a checkpoint
+    scaler = Standardizer.fit(network_inputs(data, "normalised", False, cog_reference=True)[0])
 
     def nn() -> None:
         X, _ = network_inputs(data, "normalised", False, cog_reference=True)
-        predict(model, Standardizer.fit(X).transform(X), "cpu")
-
-    def fit() -> None:
-        profile_fit(data["windows"], float(data["pitch_mm"]))
-
-    from bench_profile_fit import scipy_peer  # same directory: the per-cluster peer
+        predict(model, scaler.transform(X), "cpu")
 
     n_peer = min(args.peer_clusters, n)
-    t_nn = best_of(args.repeat, nn)
-    t_fit = best_of(args.repeat, fit)
-    t_peer = best_of(1, lambda: scipy_peer(data["windows"][:n_peer])) * n / n_peer
+    rate_nn, _ = best_rate(nn, n, args.repeat)
+    rate_fit, _ = best_rate(
+        lambda: profile_fit(data["windows"], float(data["pitch_mm"])), n, args.repeat
+    )
+    rate_peer, _ = best_rate(lambda: scipy_peer(data["windows"][:n_peer]), n_peer, 1)
     result = {
         "clusters": n,
         "peer_clusters": n_peer,
-        "nn_clusters_per_second": n / t_nn,
-        "profile_fit_clusters_per_second": n / t_fit,
-        "per_cluster_fit_clusters_per_second": n / t_peer,
-        "ratio_nn_over_profile_fit": t_fit / t_nn,
-        "ratio_nn_over_per_cluster_fit": t_peer / t_nn,
+        "nn_clusters_per_second": rate_nn,
+        "profile_fit_clusters_per_second": rate_fit,
+        "per_cluster_fit_clusters_per_second": rate_peer,
+        "ratio_nn_over_profile_fit": rate_nn / rate_fit,
+        "ratio_nn_over_per_cluster_fit": rate_nn / rate_peer,
         "goal_ratio": 100,
         "threads": 1,
     }

@@ -190,11 +190,15 @@ def _n_display_candidates(n_displays: int) -> int:
     return max(n_displays * 5, 1)
 
 
+def _busiest_order(events: RawEvents, k: int) -> np.ndarray:
+    """Indices of the ``k`` events with most hits, busiest first (ties to the earlier event)."""
+    return np.argsort(-np.diff(events.hit_offsets), kind="stable")[:k]
+
+
 def _busiest(events: RawEvents, k: int) -> RawEvents:
-    # the k events with most hits, ties to the earlier event, kept in their original order
-    order = np.argsort(-np.diff(events.hit_offsets), kind="stable")[:k]
+    # the k busiest events, kept in their original order
     keep = np.zeros(events.n_events, dtype=bool)
-    keep[order] = True
+    keep[_busiest_order(events, k)] = True
     return events.select(keep)
 
 
@@ -277,9 +281,7 @@ def plot_simulation_qa(
         ax_r.set_xlabel(r"$E_\mathrm{deposited} / E_\mathrm{primary}$ (true, above threshold)")
         ax_r.set_ylabel("primaries / bin")
         ax_r.set_yscale("log")
-    busy = np.argsort(-np.diff(events.hit_offsets), kind="stable")[
-        : _n_display_candidates(n_displays)
-    ]
+    busy = _busiest_order(events, _n_display_candidates(n_displays))
     picks = np.sort(busy[:: max(len(busy) // n_displays, 1)][:n_displays])
     for k, i in enumerate(picks):
         ax = fig.add_subplot(gs[1, k])

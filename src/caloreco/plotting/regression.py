@@ -257,7 +257,9 @@ def residuals(
                     va="bottom",
                     fontsize="x-small",
                 )
-            for j, n in ((j, n) for j, n in enumerate(names) if n in shown):
+            for j, n in enumerate(names):
+                if n not in shown:
+                    continue
                 v = table.loc[table["estimator"] == n, q].to_numpy(np.float64) * scale
                 ax.hist(v, bins=edges, histtype="step", color=color(n), label=label(n))
                 fit = fits.get(n, {}).get(q)

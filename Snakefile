@@ -26,9 +26,6 @@ localrules:
     all,
     thesis,
     talk,
-    numbers,
-    figure_index,
-    figure,
 
 
 rule all:

@@ -5,17 +5,17 @@ Usage: python benchmarks/bench_clustering.py [--out results/benchmarks/clusterin
 
 Figures (events per second, best of ``--repeat``, measured in the same run):
 
-* ``agglomerative``: :func:`caloreco.clustering.agglomerative_clusters` on CALIFA-like events
+* ``agglomerative``: :func:`caloreco.clustering.agglomerative.agglomerative_clusters` on CALIFA-like events
   (1-3 gammas, hits snapped to crystals, times in +-4 us smeared by 200 ns, 1-25 hits) vs the
   peer ``scipy_fclusterdata``, a per-event loop over ``scipy.cluster.hierarchy.fclusterdata``
   (ward, criterion 'distance') on the same points. The partitions are compared event by event
   (``mismatched_events`` must be 0). Goal: ratio >= 50.
-* ``connected``: :func:`caloreco.clustering.connected_clusters` on ECAL events made of 1-4
+* ``connected``: :func:`caloreco.clustering.connected.connected_clusters` on ECAL events made of 1-4
   exponential blobs on the 48 x 48 grid (100 MeV cell threshold), without local-maximum
   splitting (the same task as the peer) and with it, vs the peer ``scipy_ndimage_label``, a
   per-event loop that fills the dense grid and calls ``scipy.ndimage.label`` (side
   connectivity). Goal: ratio >= 10.
-* ``cone``: :func:`caloreco.clustering.cone_clusters` vs a per-event numpy loop of the same
+* ``cone``: :func:`caloreco.clustering.cone.cone_clusters` vs a per-event numpy loop of the same
   algorithm (for scale).
 """
 
@@ -40,12 +40,12 @@ import scipy  # noqa: E402
 from scipy import ndimage  # noqa: E402
 from scipy.cluster.hierarchy import fclusterdata  # noqa: E402
 
-from caloreco.clustering import (  # noqa: E402
+from caloreco.clustering.agglomerative import (  # noqa: E402
     agglomerative_clusters,
     agglomerative_points,
-    cone_clusters,
-    connected_clusters,
 )
+from caloreco.clustering.cone import cone_clusters  # noqa: E402
+from caloreco.clustering.connected import connected_clusters  # noqa: E402
 from caloreco.geometry import califa_cell_from_direction, califa_geometry, ecal_geometry  # noqa: E402
 
 

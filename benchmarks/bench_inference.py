@@ -36,10 +36,11 @@ import torch  # noqa: E402
 
 
 def make_windows(n: int, seed: int) -> dict[str, np.ndarray]:
-    from caloreco import clustering as cl
+    from caloreco.clustering.connected import connected_clusters
+    from caloreco.clustering.table import cluster_table_from_events
     from caloreco.geometry import ecal_geometry
+    from caloreco.regression.windows import extract_windows
     from caloreco.simulation import simulate_events
-    from caloreco.windows import extract_windows
 
     geom = ecal_geometry()
     sim = {
@@ -48,10 +49,10 @@ def make_windows(n: int, seed: int) -> dict[str, np.ndarray]:
         "incidence": "perpendicular",
     }
     ev = simulate_events(geom, "ecal", {}, sim, n, np.random.default_rng(seed))
-    labels = cl.connected_clusters(
+    labels = connected_clusters(
         ev.hit_offsets, ev.cell_id.astype(np.int64), ev.cell_energy.astype(float), geom, 500.0
     )
-    table = cl.cluster_table_from_events(ev, labels, geom)
+    table = cluster_table_from_events(ev, labels, geom)
     pos = np.searchsorted(ev.event, table["event"].to_numpy())
     w = extract_windows(
         geom,
@@ -77,10 +78,10 @@ def main() -> None:
     # same directory: the per-cluster peer and the timing helper of the profile-fit benchmark
     from bench_profile_fit import best_rate, scipy_peer
 
-    from caloreco.models.classical import profile_fit
-    from caloreco.models.nets import build_model
-    from caloreco.models.training import Standardizer, predict
-    from caloreco.regression_stage import network_inputs
+    from caloreco.nn.nets import build_model
+    from caloreco.nn.training import Standardizer, predict
+    from caloreco.regression.inputs import network_inputs
+    from caloreco.regression.profile_fit import profile_fit
 
     data = make_windows(args.clusters, 1)
     n = len(data["windows"])

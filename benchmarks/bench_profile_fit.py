@@ -6,12 +6,12 @@ Usage: python benchmarks/bench_profile_fit.py [--out results/benchmarks/profile_
 Figures (clusters per second, best of ``--repeat``, measured in the same run, on 5x5 windows of
 Lednev showers of 2-200 GeV with coral's cell noise and a 100 MeV cell threshold):
 
-* ``profile_fit``: :func:`caloreco.models.classical.profile_fit` (all clusters at once, analytic
+* ``profile_fit``: :func:`caloreco.regression.profile_fit.profile_fit` (all clusters at once, analytic
   Jacobian, model errors) vs the peer ``scipy_least_squares``, one
   ``scipy.optimize.least_squares`` call per cluster on the same chi-square (the usual way to
   write coral's fit in Python). Both start from the log-weighted CoG; their fitted positions are
   compared (``max_abs_dx_mm``) and both resolutions are reported.
-* ``log_cog``: :class:`caloreco.models.classical.LogCogEstimator` prediction (fitted on a
+* ``log_cog``: :class:`caloreco.regression.log_cog.LogCogEstimator` prediction (fitted on a
   separate training sample), for scale.
 
 The network peer (``nn``) is measured elsewhere (bench_training.py).
@@ -35,15 +35,10 @@ import numpy as np  # noqa: E402
 import scipy  # noqa: E402
 from scipy.optimize import least_squares  # noqa: E402
 
-from caloreco.lednev import lednev_window_fractions  # noqa: E402
-from caloreco.models.classical import (  # noqa: E402
-    LogCogEstimator,
-    coral_cell_sigma,
-    energy_estimate,
-    log_cog,
-    longitudinal_containment,
-    profile_fit,
-)
+from caloreco.regression.energy import energy_estimate, longitudinal_containment  # noqa: E402
+from caloreco.regression.lednev import lednev_window_fractions  # noqa: E402
+from caloreco.regression.log_cog import LogCogEstimator, log_cog  # noqa: E402
+from caloreco.regression.profile_fit import coral_cell_sigma, profile_fit  # noqa: E402
 
 PITCH = 38.3
 SIZE = 5

@@ -26,7 +26,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from caloreco.models import build_model, set_determinism, train  # noqa: E402
+from caloreco.nn.nets import build_model  # noqa: E402
+from caloreco.nn.training import set_determinism, train  # noqa: E402
 
 
 def _data(n: int, n_features: int, kind: str, rng: np.random.Generator):

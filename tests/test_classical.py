@@ -5,21 +5,17 @@ import json
 import numpy as np
 import pytest
 
-from caloreco.lednev import lednev_window_fractions
-from caloreco.models.classical import (
-    LogCogEstimator,
-    apply_depth_correction,
+from caloreco.regression.depth import apply_depth_correction, fit_depth_correction
+from caloreco.regression.energy import (
     apply_energy_calibration,
-    apply_s_curve,
     energy_estimate,
-    fit_depth_correction,
     fit_energy_calibration,
-    fit_s_curve,
     gflash_mean_profile,
-    log_cog,
     longitudinal_containment,
-    profile_fit,
 )
+from caloreco.regression.lednev import lednev_window_fractions
+from caloreco.regression.log_cog import LogCogEstimator, apply_s_curve, fit_s_curve, log_cog
+from caloreco.regression.profile_fit import profile_fit
 
 PITCH = 38.3
 

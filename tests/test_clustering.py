@@ -7,21 +7,22 @@ import pytest
 from scipy import ndimage
 from scipy.cluster.hierarchy import fclusterdata, linkage
 
-from caloreco.clustering import (
-    CLUSTER_COLUMNS,
+from caloreco.clustering.agglomerative import (
+    _ward_kernel,
     agglomerative_clusters,
     agglomerative_points,
-    canonical_labels,
+)
+from caloreco.clustering.cone import cone_clusters
+from caloreco.clustering.connected import connected_clusters
+from caloreco.clustering.labels import canonical_labels
+from caloreco.clustering.metrics import event_metrics, summarize_metrics
+from caloreco.clustering.table import (
+    CLUSTER_COLUMNS,
     cells_table,
     cluster_table,
     cluster_table_from_events,
-    cone_clusters,
-    connected_clusters,
-    event_metrics,
-    summarize_metrics,
     true_labels,
 )
-from caloreco.clustering.agglomerative import _ward_kernel
 from caloreco.events import RawEvents
 from caloreco.geometry import califa_geometry, ecal_geometry
 

@@ -5,7 +5,8 @@ import copy
 import pytest
 import yaml
 
-from caloreco.config import ConfigError, chunk_rng, code_hash, validate_config
+from caloreco.config import ConfigError, validate_config
+from caloreco.seeds import chunk_rng
 
 from conftest import REPO, run_snakemake
 
@@ -81,15 +82,3 @@ def test_chunk_streams_are_reproducible_and_independent():
     assert not (a == chunk_rng(7, 1, "simulate").random(4)).any()
     assert not (a == chunk_rng(7, 0, "windows").random(4)).any()
     assert not (a == chunk_rng(8, 0, "simulate").random(4)).any()
-
-
-def test_code_hash_tracks_content(tmp_path, monkeypatch):
-    import caloreco.config as cfgmod
-
-    (tmp_path / "mod.py").write_text("x = 1\n")
-    monkeypatch.setattr(cfgmod, "PACKAGE_ROOT", tmp_path)
-    h1 = code_hash("mod.py")
-    (tmp_path / "mod.py").write_text("x = 2\n")
-    assert code_hash("mod.py") != h1
-    with pytest.raises(FileNotFoundError, match="nope"):
-        code_hash("nope.py")

@@ -7,9 +7,12 @@ import numpy as np
 import pytest
 import uproot
 
-from caloreco import io
+from caloreco.errors import InputError
 from caloreco.events import RawEvents
 from caloreco.geometry import ecal_geometry
+from caloreco.io.califa_csv import import_csv
+from caloreco.io.raw import read_cells, read_raw, read_run_info, write_raw
+from caloreco.io.root_import import import_root
 
 
 def small_events() -> RawEvents:
@@ -36,12 +39,12 @@ def small_events() -> RawEvents:
 def test_raw_round_trip(tmp_path):
     ev = small_events()
     path = tmp_path / "chunk-000.root"
-    io.write_raw(path, ev, ecal_geometry().table(), {"detector": "ecal", "seed": 3})
-    back = io.read_raw(path, require_truth=True)
+    write_raw(path, ev, ecal_geometry().table(), {"detector": "ecal", "seed": 3})
+    back = read_raw(path, require_truth=True)
     for name, value in ev.arrays().items():
         np.testing.assert_array_equal(getattr(back, name), value, err_msg=name)
-    assert io.read_run_info(path) == {"detector": "ecal", "seed": 3}
-    assert io.read_cells(path)["cell_id"].size == 48 * 48
+    assert read_run_info(path) == {"detector": "ecal", "seed": 3}
+    assert read_cells(path)["cell_id"].size == 48 * 48
     # dominant primary per hit: the last hit of event 12 got 3 MeV from primary 1, 2 from 0
     dom, frac = back.hit_truth()
     assert dom.tolist() == [0, 0, 0, 1, 1]
@@ -50,34 +53,34 @@ def test_raw_round_trip(tmp_path):
 
 
 def test_missing_file_and_branch(tmp_path):
-    with pytest.raises(io.InputError, match="does not exist"):
-        io.read_raw(tmp_path / "nope.root")
+    with pytest.raises(InputError, match="does not exist"):
+        read_raw(tmp_path / "nope.root")
     path = tmp_path / "bad.root"
     with uproot.recreate(path) as f:
         f["events"] = {"event": np.arange(3), "cell_energy": ak.Array([[1.0], [], [2.0]])}
-    with pytest.raises(io.InputError, match=r"lacks branches .*cell_id.*it has .*cell_energy"):
-        io.read_raw(path)
+    with pytest.raises(InputError, match=r"lacks branches .*cell_id.*it has .*cell_energy"):
+        read_raw(path)
     garbage = tmp_path / "garbage.root"
     garbage.write_bytes(b"not a root file at all" * 10)
-    with pytest.raises(io.InputError, match="cannot be read as a ROOT file"):
-        io.read_raw(garbage)
+    with pytest.raises(InputError, match="cannot be read as a ROOT file"):
+        read_raw(garbage)
     # a truncated file opens lazily and fails on the first read: still named
     good = tmp_path / "good.root"
-    io.write_raw(good, small_events(), ecal_geometry().table(), {})
+    write_raw(good, small_events(), ecal_geometry().table(), {})
     cut = tmp_path / "cut.root"
     cut.write_bytes(good.read_bytes()[: good.stat().st_size // 3])
-    with pytest.raises(io.InputError, match=r"cut\.root: cannot be read"):
-        io.read_raw(cut)
+    with pytest.raises(InputError, match=r"cut\.root: cannot be read"):
+        read_raw(cut)
 
 
 def test_truth_required_but_absent(tmp_path):
     ev = small_events()
     no_truth = RawEvents(**{k: v for k, v in ev.arrays().items() if not k.startswith("truth")})
     path = tmp_path / "data.root"
-    io.write_raw(path, no_truth, ecal_geometry().table(), {})
-    assert not io.read_raw(path).has_truth
-    with pytest.raises(io.InputError, match="needs Monte Carlo truth"):
-        io.read_raw(path, require_truth=True)
+    write_raw(path, no_truth, ecal_geometry().table(), {})
+    assert not read_raw(path).has_truth
+    with pytest.raises(InputError, match="needs Monte Carlo truth"):
+        read_raw(path, require_truth=True)
 
 
 def write_csv(path: Path, rows: list[str]) -> Path:
@@ -95,7 +98,7 @@ def test_csv_overlay_sums_shared_crystals(tmp_path):
         "3,0.4,60.0,0.5,10",
     ]
     path = write_csv(tmp_path / "hits.csv", rows)
-    ev, geom = io.import_csv([path], 1, 0, per_event=2, rng=np.random.default_rng(1))
+    ev, geom = import_csv([path], 1, 0, per_event=2, rng=np.random.default_rng(1))
     assert ev.n_events == 2
     assert geom.n_cells == 5  # unique (theta, phi) centres
     e0 = ev.cell_energy[ev.hit_offsets[0] : ev.hit_offsets[1]]
@@ -113,7 +116,7 @@ def test_csv_overlay_sums_shared_crystals(tmp_path):
 def test_csv_chunks_partition_events(tmp_path):
     rows = [f"{i},1.0,{40 + i},{i * 3},0" for i in range(30)]
     path = write_csv(tmp_path / "hits.csv", rows)
-    parts = [io.import_csv([path], 3, c, 3, np.random.default_rng(0))[0] for c in range(3)]
+    parts = [import_csv([path], 3, c, 3, np.random.default_rng(0))[0] for c in range(3)]
     assert [p.event.tolist() for p in parts] == [[0, 1, 2], [3, 4, 5], [6, 7, 8, 9]]
 
 
@@ -128,8 +131,8 @@ def test_csv_chunks_partition_events(tmp_path):
 )
 def test_csv_bad_rows_name_the_line(tmp_path, line, message):
     path = write_csv(tmp_path / "hits.csv", ["0,1.0,50.0,10.0,0", line])
-    with pytest.raises(io.InputError, match=message):
-        io.import_csv([path], 1, 0, 1, np.random.default_rng(0))
+    with pytest.raises(InputError, match=message):
+        import_csv([path], 1, 0, 1, np.random.default_rng(0))
 
 
 def foreign_root(path: Path, n: int = 8, jagged_mismatch: bool = False) -> Path:
@@ -149,13 +152,13 @@ def foreign_root(path: Path, n: int = 8, jagged_mismatch: bool = False) -> Path:
 def test_root_import_with_branch_mapping(tmp_path):
     path = foreign_root(tmp_path / "theirs.root")
     mapping = {"event": "evt", "cell_energy": "ecell", "cell_id": "idcell", "cell_time": "tcell"}
-    ev, geom = io.import_root([path], "hits", mapping, 2, 1, geom=ecal_geometry())
+    ev, geom = import_root([path], "hits", mapping, 2, 1, geom=ecal_geometry())
     assert ev.event.tolist() == [104, 105, 106, 107]
     assert not ev.has_truth and geom.name == "ecal"
-    with pytest.raises(io.InputError, match=r"branch 'E_cell' .* not found; the tree has"):
-        io.import_root([path], "hits", {**mapping, "cell_energy": "E_cell"}, 1, 0, ecal_geometry())
-    with pytest.raises(io.InputError, match="no tree 'events'"):
-        io.import_root([path], "events", mapping, 1, 0, ecal_geometry())
+    with pytest.raises(InputError, match=r"branch 'E_cell' .* not found; the tree has"):
+        import_root([path], "hits", {**mapping, "cell_energy": "E_cell"}, 1, 0, ecal_geometry())
+    with pytest.raises(InputError, match="no tree 'events'"):
+        import_root([path], "events", mapping, 1, 0, ecal_geometry())
     bad = foreign_root(tmp_path / "jag.root", jagged_mismatch=True)
-    with pytest.raises(io.InputError, match="different lengths"):
-        io.import_root([bad], "hits", mapping, 1, 0, ecal_geometry())
+    with pytest.raises(InputError, match="different lengths"):
+        import_root([bad], "hits", mapping, 1, 0, ecal_geometry())

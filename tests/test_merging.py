@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from caloreco.merging import event_index, merge_clusters
+from caloreco.pairs.merging import event_index, merge_clusters
 
 
 def _csr(per_event):

@@ -5,12 +5,15 @@ import pandas as pd
 import pytest
 import torch
 
-from caloreco.models import (
-    PairMLP,
-    Regressor,
+from caloreco.classification import (
+    choose_threshold,
+    classification_metrics,
+    smart_random_draw,
+    smart_random_expected,
+)
+from caloreco.nn.nets import PairMLP, Regressor, TinyModel, build_model
+from caloreco.nn.training import (
     Standardizer,
-    TinyModel,
-    build_model,
     fit_network,
     load_checkpoint,
     predict,
@@ -18,15 +21,7 @@ from caloreco.models import (
     set_determinism,
     train,
 )
-from caloreco.models.baselines import (
-    CutBaseline,
-    choose_threshold,
-    classification_metrics,
-    fit_gradient_boosting,
-    smart_random_draw,
-    smart_random_expected,
-    tuned_metrics,
-)
+from caloreco.pairs.baselines import CutBaseline, fit_gradient_boosting
 
 QUIET = {"log": lambda s: None}
 
@@ -218,11 +213,15 @@ def test_threshold_and_cuts_depend_on_validation_only():
     s_val = np.clip(y_val * 0.4 + rng.normal(0.3, 0.2, n), 0, 1)
     y_test = (rng.random(n) < 0.3).astype(int)
     s_test = np.clip(y_test * 0.4 + rng.normal(0.3, 0.2, n), 0, 1)
-    m1 = tuned_metrics(y_val, s_val, y_test, s_test)
-    m2 = tuned_metrics(y_val, s_val, y_test, rng.random(n))  # garbage test scores
+
+    def tuned(s_val, s_test):  # the threshold from validation, applied unchanged to test
+        return classification_metrics(y_test, s_test, choose_threshold(y_val, s_val))
+
+    m1 = tuned(s_val, s_test)
+    m2 = tuned(s_val, rng.random(n))  # garbage test scores
     assert m1["threshold"] == m2["threshold"] == choose_threshold(y_val, s_val)
     assert m2["f1"] < m1["f1"]
-    m3 = tuned_metrics(y_val, s_val + 0.1, y_test, s_test)
+    m3 = tuned(s_val + 0.1, s_test)
     assert m3["threshold"] == pytest.approx(m1["threshold"] + 0.1)
 
     val = pd.DataFrame({"opening_angle": rng.random(n), "dt": rng.random(n) * 100})

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from caloreco.numbers import (
-    caption_from_rst,
+from caloreco.report.captions import caption_from_rst
+from caloreco.report.figure_index import write_figure_index
+from caloreco.report.numbers import (
+    Number,
     headline_numbers,
     macro_name,
     parse_numbers_tex,
-    pdg_round,
-    write_figure_index,
     write_numbers_tex,
 )
 
@@ -79,17 +79,21 @@ def test_macro_names_are_letters_only():
 
 
 @pytest.mark.parametrize(
-    ("value", "error", "expected"),
+    ("value", "err_lo", "err_hi", "expected"),
     [
-        (1.2345, 0.0356, ("1.23", "0.04")),  # 356: one digit
-        (0.8780, 0.0120, ("0.878", "0.012")),  # 120: two digits
-        (0.8780, 0.0098, ("0.878", "0.010")),  # 980: up to 1000, two digits
-        (123.4, 12.3, ("123", "12")),
-        (96.623, 0.191, ("96.62", "0.19")),
+        (1.2345, 0.0356, 0.0356, "1.23 \\pm 0.04"),  # 356: one digit
+        (0.8780, 0.0120, 0.0120, "0.878 \\pm 0.012"),  # 120: two digits
+        (0.8780, 0.0098, 0.0098, "0.878 \\pm 0.010"),  # 980: up to 1000, two digits
+        (0.8780, 0.0095, 0.0095, "0.878 \\pm 0.010"),  # 950 is rounded up too
+        (0.5, 0.10, 0.10, "0.50 \\pm 0.10"),  # trailing zeros are significant
+        (123.4, 12.3, 12.3, "123 \\pm 12"),
+        (96.623, 0.191, 0.191, "96.62 \\pm 0.19"),
+        (0.953, 0.013, 0.011, "0.953 {}_{-0.013}^{+0.011}"),  # digits of the smaller error
+        (12345.0, 999.0, 999.0, "12300 \\pm 1000"),  # no scientific notation in the text
     ],
 )
-def test_pdg_rounding(value, error, expected):
-    assert pdg_round(value, error) == expected
+def test_pdg_rounding(value, err_lo, err_hi, expected):
+    assert Number(value, err_lo, err_hi, "", "").tex() == expected
 
 
 def test_numbers_tex_macros_equal_the_metrics(tmp_path):
@@ -131,7 +135,7 @@ def test_numbers_tex_macros_equal_the_metrics(tmp_path):
     assert lo == pytest.approx(pairs["nn"]["f1"] - pairs["nn"]["f1_ci"][0], abs=5e-4)
     assert hi == pytest.approx(pairs["nn"]["f1_ci"][1] - pairs["nn"]["f1"], abs=5e-4)
     text = out.read_text()
-    assert r"\newcommand{\CalifaTwoPOneNnFOne}{\ensuremath{0.953^{+0.011}_{-0.013}}}" in text
+    assert r"\newcommand{\CalifaTwoPOneNnFOne}{\ensuremath{0.953 {}_{-0.013}^{+0.011}}}" in text
     assert r"\newcommand{\EcalStageTwoNnSigmaX}{\ensuremath{0.368 \pm 0.007}}" in text
 
 

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from caloreco.pairs import (
+from caloreco.constants import ELECTRON_MASS_MEV
+from caloreco.pairs.features import (
     COMPTON_INVALID,
-    ELECTRON_MASS_MEV,
     FEATURES_DEFAULT,
     FEATURES_PUBLISHED,
     compton_consistency,

@@ -12,8 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from caloreco import plotting
-from caloreco.plotting import _common, style
+from caloreco.plotting import _common, names, registry, style
 
 from conftest import CALIFA_DETECTOR
 
@@ -48,7 +47,7 @@ def assert_files(paths: list[Path], min_bytes: int = 5000) -> None:
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory) -> Path:
-    from caloreco import stages
+    from caloreco.stages import cluster, clustering_metrics, simulate
 
     root = tmp_path_factory.mktemp("results")
     cal = root / "califa_uniform"
@@ -61,24 +60,25 @@ def results(tmp_path_factory) -> Path:
             "energy": {"distribution": "uniform", "min_mev": 0.3, "max_mev": 10.0},
         },
     }
-    stages.simulate_chunk(cal / "raw/chunk-000.root", "califa_uniform", ds_cfg, CALIFA, 0)
+    simulate.run(cal / "raw/chunk-000.root", "califa_uniform", ds_cfg, CALIFA, 0)
     methods = {
         "cone": {"opening_angle_rad": 0.25, "seed_threshold_mev": 0.0},
         "agglomerative": {"distance_threshold": 3540.0},
     }
     for m, s in methods.items():
-        stages.cluster_chunk(
+        cluster.run(
             cal / "raw/chunk-000.root",
             m,
             s,
             cal / f"clusters/{m}/chunk-000.parquet",
             cal / f"clusters/{m}/cells-000.parquet",
         )
-    stages.clustering_metrics(
+    clustering_metrics.run(
         [cal / "raw/chunk-000.root"],
         [cal / f"clusters/{m}/cells-000.parquet" for m in methods],
         list(methods),
         cal / "metrics/clustering.json",
+        cal / "tables/primaries.parquet",
         response=CALIFA["response"],
     )
     write_pairs(cal)
@@ -96,8 +96,8 @@ def results(tmp_path_factory) -> Path:
             "incidence": "perpendicular",
         },
     }
-    stages.simulate_chunk(ecal / "raw/chunk-000.root", "ecal_stage2", ds_cfg, ECAL, 0)
-    stages.cluster_chunk(
+    simulate.run(ecal / "raw/chunk-000.root", "ecal_stage2", ds_cfg, ECAL, 0)
+    cluster.run(
         ecal / "raw/chunk-000.root",
         "connected",
         {"seed_threshold_mev": 500.0},
@@ -173,7 +173,7 @@ def write_regression(root: Path, abspos: bool) -> None:
     """Synthetic windows (Lednev fractions), residuals and a resolution.json fitted on them
     with the package's own fits, in the format of evaluate_regression."""
     from caloreco.fitting import core_gaussian_fit, resolution_function_fit
-    from caloreco.lednev import lednev_window_fractions
+    from caloreco.regression.lednev import lednev_window_fractions
 
     rng = np.random.default_rng(11)
     n = 1500
@@ -269,14 +269,14 @@ def test_styles_set_size_fonts_and_refuse_bad_paths(tmp_path):
 
 
 def test_names_are_defined_once():
-    assert plotting.label("nn") == "NN (this work)"
-    assert plotting.label("agglomerative+nn") == "agglomerative + NN merge"
-    assert plotting.label("unknown_thing") == "unknown_thing"
-    assert set(plotting.COLORS) <= set(plotting.LABELS)
+    assert names.label("nn") == "NN (this work)"
+    assert names.label("agglomerative+nn") == "agglomerative + NN merge"
+    assert names.label("unknown_thing") == "unknown_thing"
+    assert set(names.COLORS) <= set(names.LABELS)
     with pytest.raises(ValueError, match="kind"):
-        plotting.draw("nope", {}, THESIS, ["x.pdf"])
+        registry.draw("nope", {}, THESIS, ["x.pdf"])
     with pytest.raises(ValueError, match="missing"):
-        plotting.draw("roc", {"scores": "x"}, THESIS, ["x.pdf"])
+        registry.draw("roc", {"scores": "x"}, THESIS, ["x.pdf"])
 
 
 def test_gaussian_curve_integrates_to_the_fitted_count():
@@ -296,7 +296,7 @@ def test_gaussian_curve_integrates_to_the_fitted_count():
 def test_pair_figures(results, tmp_path, style_file):
     d = results / "califa_uniform"
     out = outputs(tmp_path, "roc")
-    fig = plotting.draw(
+    fig = registry.draw(
         "roc",
         {"scores": d / "tables/pair_scores.parquet", "metrics": d / "metrics/pairs.json"},
         style_file,
@@ -312,7 +312,7 @@ def test_pair_figures(results, tmp_path, style_file):
     assert len(curves) == 1 + 4  # random diagonal + 4 curves
 
     out = outputs(tmp_path, "scores")
-    fig = plotting.draw(
+    fig = registry.draw(
         "pair_scores",
         {"scores": d / "tables/pair_scores.parquet", "metrics": d / "metrics/pairs.json"},
         style_file,
@@ -323,7 +323,7 @@ def test_pair_figures(results, tmp_path, style_file):
     assert all(len(ax.patches) == 2 for ax in fig.axes)  # case A and case B per classifier
 
     out = outputs(tmp_path, "f1")
-    fig = plotting.draw(
+    fig = registry.draw(
         "f1",
         {"metrics": d / "metrics/pairs.json", "seeds": d / "metrics/pairs_seeds.json"},
         style_file,
@@ -332,14 +332,14 @@ def test_pair_figures(results, tmp_path, style_file):
     assert_files(out)
     ticks = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert ticks == [
-        plotting.label(n) for n in ("nn", "nn_tiny", "gradient_boosting", "cut", "smart_random")
+        names.label(n) for n in ("nn", "nn_tiny", "gradient_boosting", "cut", "smart_random")
     ]
 
 
 def test_loss_curves(results, tmp_path):
     d = results / "califa_uniform/models"
     out = outputs(tmp_path, "loss")
-    fig = plotting.draw(
+    fig = registry.draw(
         "loss_curves",
         {"histories": [d / "pair_classifier.history.csv", d / "pair_tiny.history.csv"]},
         THESIS,
@@ -348,14 +348,14 @@ def test_loss_curves(results, tmp_path):
     assert_files(out)
     lines = [ln for ln in fig.axes[0].lines if len(ln.get_xdata()) > 1]
     assert len(lines) == 4  # training and validation per model
-    assert {ln.get_color() for ln in lines} == {plotting.color("nn"), plotting.color("nn_tiny")}
+    assert {ln.get_color() for ln in lines} == {names.color("nn"), names.color("nn_tiny")}
 
 
 def test_event_categories_bars_equal_the_metrics(results, tmp_path):
     metrics = results / "califa_uniform/metrics/clustering.json"
     info = json.loads(metrics.read_text())["methods"]
     out = outputs(tmp_path, "cat")
-    fig = plotting.draw(
+    fig = registry.draw(
         "event_categories", {"metrics": metrics}, TALK, out, dataset="califa_uniform"
     )
     assert_files(out)
@@ -374,16 +374,11 @@ def test_event_categories_bars_equal_the_metrics(results, tmp_path):
 
 
 def test_primary_matches_reproduce_wr(results):
-    from caloreco.io import read_raw
-    from caloreco.plotting.clustering import primary_matches
-    from caloreco.stages import labels_from_cells
-
     d = results / "califa_uniform"
-    events = read_raw(d / "raw/chunk-000.root")
     info = json.loads((d / "metrics/clustering.json").read_text())["methods"]
+    table = pd.read_parquet(d / "tables/primaries.parquet")
     for m in ("cone", "agglomerative"):
-        labels = labels_from_cells(events, pd.read_parquet(d / f"clusters/{m}/cells-000.parquet"))
-        t = primary_matches(events, labels)
+        t = table[table["method"] == m]
         assert t["has_cluster"].sum() == info[m]["true_clusters"]
         assert t["matched"].sum() == info[m]["matched_clusters"]
         # each primary's nearest other primary is at a positive angle, at most pi
@@ -395,43 +390,36 @@ def test_califa_efficiency_spectra_and_display(results, tmp_path, style_file):
     d = results / "califa_uniform"
     cells = sorted(d.glob("clusters/*/cells-000.parquet"))
     out = outputs(tmp_path, "eff")
-    fig = plotting.draw(
+    fig = registry.draw(
         "efficiency",
-        {
-            "raw": [d / "raw/chunk-000.root"],
-            "cells": cells,
-            "metrics": d / "metrics/clustering.json",
-        },
+        {"primaries": d / "tables/primaries.parquet", "metrics": d / "metrics/clustering.json"},
         style_file,
         out,
     )
     assert_files(out)
     assert len(fig.axes) == 3  # WR vs energy, WR vs angle, photopeak vs energy
     out = outputs(tmp_path, "spectra")
-    fig = plotting.draw(
+    fig = registry.draw(
         "energy_spectra",
-        {
-            "raw": d / "raw/chunk-000.root",
-            "clusters": sorted(d.glob("clusters/*/chunk-000.parquet")),
-        },
+        {"primaries": d / "tables/primaries.parquet"},
         style_file,
         out,
     )
     assert_files(out)
     assert len(fig.axes[1].patches) == 2  # one ratio histogram per method
     out = outputs(tmp_path, "display")
-    fig = plotting.draw(
+    fig = registry.draw(
         "event_display", {"raw": d / "raw/chunk-000.root", "cells": cells}, style_file, out
     )
     assert_files(out)
     assert len(fig.axes) == 2 * 2  # two events x two methods
-    assert [ax.get_title() for ax in fig.axes[:2]] == [plotting.label(p.parent.name) for p in cells]
+    assert [ax.get_title() for ax in fig.axes[:2]] == [names.label(p.parent.name) for p in cells]
 
 
 def test_ecal_display(results, tmp_path):
     d = results / "ecal_stage2"
     out = outputs(tmp_path, "display")
-    fig = plotting.draw(
+    fig = registry.draw(
         "event_display",
         {
             "raw": d / "raw/chunk-000.root",
@@ -451,7 +439,7 @@ def test_ecal_display(results, tmp_path):
 def test_regression_figures(results, tmp_path, style_file):
     d = results / "ecal_stage2"
     out = outputs(tmp_path, "residuals")
-    fig = plotting.draw(
+    fig = registry.draw(
         "residuals",
         {"residuals": d / "tables/residuals.parquet", "metrics": d / "metrics/resolution.json"},
         style_file,
@@ -467,7 +455,7 @@ def test_regression_figures(results, tmp_path, style_file):
     mono = json.loads((d / "metrics/resolution.json").read_text()) | {"mono_energetic": True}
     (tmp_path / "mono.json").write_text(json.dumps(mono))
     out = outputs(tmp_path, "residuals_mono")
-    fig = plotting.draw(
+    fig = registry.draw(
         "residuals",
         {"residuals": d / "tables/residuals.parquet", "metrics": tmp_path / "mono.json"},
         style_file,
@@ -477,13 +465,13 @@ def test_regression_figures(results, tmp_path, style_file):
     assert any("not shown" in t.get_text() for t in fig.axes[2].texts)
 
     out = outputs(tmp_path, "resolution")
-    fig = plotting.draw("resolution", {"metrics": d / "metrics/resolution.json"}, style_file, out)
+    fig = registry.draw("resolution", {"metrics": d / "metrics/resolution.json"}, style_file, out)
     assert_files(out)
     fn_lines = [ln for ln in fig.axes[2].lines if len(ln.get_xdata()) == 200]
     assert len(fn_lines) == 3  # one resolution function per estimator
 
     out = outputs(tmp_path, "windows")
-    fig = plotting.draw("windows", {"windows": d / "windows/chunk-000.npz"}, style_file, out)
+    fig = registry.draw("windows", {"windows": d / "windows/chunk-000.npz"}, style_file, out)
     assert_files(out)
     profile = fig.axes[3]
     sim_x, sim_y = profile.lines[-1].get_data()  # the Lednev line
@@ -491,7 +479,7 @@ def test_regression_figures(results, tmp_path, style_file):
 
     d3 = results / "ecal_stage3"
     out = outputs(tmp_path, "abspos")
-    fig = plotting.draw(
+    fig = registry.draw(
         "abspos",
         {"metrics": d3 / "metrics/resolution.json", "reference": d / "metrics/resolution.json"},
         style_file,

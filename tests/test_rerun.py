@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import yaml
 
-from caloreco import io
+from caloreco.io.raw import read_raw
 
 from conftest import (
     TEST_CONFIG,
@@ -104,19 +104,46 @@ def test_simulation_setting_reruns_that_dataset_from_simulation_on(test_run):
     } <= rules
 
 
-def test_package_edit_reruns_exactly_the_rules_that_use_it(test_run):
-    module = test_run / "src/caloreco/pairs.py"
-    original = module.read_text()
+def _planned_after_edit(test_run: Path, module: str) -> list[tuple[str, str]]:
+    """What a run would redo after appending a comment to ``src/caloreco/<module>``; the file
+    is restored afterwards, and with it the cache."""
+    path = test_run / "src/caloreco" / module
+    original = path.read_text()
     try:
-        module.write_text(original + "\n# an edit that changes the module's hash\n")
-        changed = by_dataset(planned_updates(test_run))
+        path.write_text(original + "\n# an edit that changes the module's hash\n")
+        updates = planned_updates(test_run)
     finally:
-        module.write_text(original)
+        path.write_text(original)
+    assert planned_updates(test_run) == []
+    return updates
+
+
+def test_package_edit_reruns_exactly_the_rules_that_use_it(test_run):
+    changed = by_dataset(_planned_after_edit(test_run, "pairs/features.py"))
     assert set(changed) - {"figures", "tex", "notebooks"} == {"califa_uniform"}
     rules = changed["califa_uniform"]
     assert rules - figure_rules(rules) == {"pairs"} | PAIR_TRAINING
-    # and restoring the content restores the cache
-    assert planned_updates(test_run) == []
+
+
+def test_random_stream_edit_resimulates_every_dataset(test_run):
+    updates = _planned_after_edit(test_run, "seeds.py")
+    simulated = {p for rule, p in updates if rule == "simulate"}
+    expected = {str(p.relative_to(test_run)) for p in test_run.glob("results/*/raw/chunk-*.root")}
+    assert simulated == expected and len(expected) == 6
+
+
+def test_clustering_metrics_edit_reruns_only_the_scoring_and_its_readers(test_run):
+    updates = _planned_after_edit(test_run, "clustering/metrics.py")
+    changed = by_dataset(updates)
+    datasets = set(changed) - {"figures", "tex", "notebooks"}
+    assert datasets == {"califa_uniform", "ecal_stage2", "ecal_stage3"}
+    for ds in datasets:
+        rules = changed[ds]
+        assert rules - figure_rules(rules) == {"clustering_metrics"}, (ds, rules)
+    # what reads clustering.json is redrawn, nothing is re-clustered, re-trained or re-fitted
+    drawn = {rule for rule, _ in updates}
+    assert drawn - figure_rules(drawn) == {"clustering_metrics"}
+    assert {"figure_event_categories", "figure_efficiency", "numbers"} <= drawn
 
 
 def test_adding_a_dataset_adds_only_its_jobs(test_run):
@@ -177,7 +204,7 @@ def test_interrupted_run_completes_with_identical_results(tmp_path, test_run):
     assert reached, "the run ended before any training started: nothing was interrupted"
     # no half-written outputs: every raw file that exists is complete
     for f in work.glob("results/*/raw/*.root"):
-        io.read_raw(f)
+        read_raw(f)
     # a hard kill leaves Snakemake's lock behind; --unlock is the documented recovery
     run_copy(work, "--configfile", "test.yaml", "--unlock")
     run_copy(work, "--configfile", "test.yaml", "--cores", "2", "all")
@@ -186,8 +213,8 @@ def test_interrupted_run_completes_with_identical_results(tmp_path, test_run):
     for a in metrics:
         b = work / a.relative_to(test_run)
         assert metrics_without_timing(b) == metrics_without_timing(a), a.name
-    raw_a = io.read_raw(test_run / "results/califa_uniform/raw/chunk-001.root")
-    raw_b = io.read_raw(work / "results/califa_uniform/raw/chunk-001.root")
+    raw_a = read_raw(test_run / "results/califa_uniform/raw/chunk-001.root")
+    raw_b = read_raw(work / "results/califa_uniform/raw/chunk-001.root")
     np.testing.assert_array_equal(raw_a.cell_energy, raw_b.cell_energy)
 
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from scipy.integrate import quad
 
+from caloreco.constants import ELECTRON_MASS_MEV
 from caloreco.geometry import califa_geometry, ecal_geometry
 from caloreco.simulation._califa_reference import reference_transport
 from caloreco.simulation.califa import (
-    ELECTRON_MASS_MEV,
     CalifaResponse,
     _cone_exit,
     _rotate,

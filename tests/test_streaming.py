@@ -12,10 +12,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from caloreco import clustering as cl
-from caloreco import io, qa, stages
+from caloreco import qa
+from caloreco.clustering.matching import best_cluster_energy, labels_from_cells
+from caloreco.clustering.metrics import event_metrics, summarize_metrics
+from caloreco.clustering.photopeak import photopeak_efficiency
+from caloreco.clustering.table import true_labels
 from caloreco.events import RawEvents, concatenate
+from caloreco.io.files import write_json
+from caloreco.io.raw import read_raw, read_run_info
 from caloreco.split import assign_split
+from caloreco.stages import cluster, clustering_metrics, simulate, simulation_qa
 
 from conftest import CALIFA_DETECTOR
 
@@ -42,9 +48,9 @@ def dataset(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("stream") / "califa"
     for c in range(N_CHUNKS):
         raw = root / f"raw/chunk-{c:03d}.root"
-        stages.simulate_chunk(raw, "califa", DATASET, CALIFA, c)
+        simulate.run(raw, "califa", DATASET, CALIFA, c)
         for m, settings in METHODS.items():
-            stages.cluster_chunk(
+            cluster.run(
                 raw,
                 m,
                 settings,
@@ -63,19 +69,19 @@ def cells_files(root: Path) -> list[Path]:
 
 
 def as_written(payload: dict, path: Path) -> dict:
-    """``payload`` as stages.write_json stores it (NaN as null), for exact comparison."""
-    stages.write_json(path, payload)
+    """``payload`` as write_json stores it (NaN as null), for exact comparison."""
+    write_json(path, payload)
     return json.loads(path.read_text())
 
 
 def test_simulation_qa_equals_summary_of_all_events(dataset, tmp_path):
     raws = raw_files(dataset)
     out = tmp_path / "simulation.json"
-    stages.simulation_qa(raws, "califa", out, str(tmp_path / "qa.png"), str(tmp_path / "qa.pdf"))
+    simulation_qa.run(raws, "califa", out, str(tmp_path / "qa.png"), str(tmp_path / "qa.pdf"))
     streamed = json.loads(out.read_text())
 
-    events = concatenate([io.read_raw(p) for p in raws])
-    reference = qa.simulation_summary(events, [io.read_run_info(p) for p in raws])
+    events = concatenate([read_raw(p) for p in raws])
+    reference = qa.simulation_summary(events, [read_run_info(p) for p in raws])
     reference["dataset"] = "califa"
     assert streamed == as_written(reference, tmp_path / "reference.json")
     # the numbers are those of the whole dataset, not of one chunk
@@ -94,7 +100,7 @@ def without_truth(events: RawEvents) -> RawEvents:
 
 
 def test_combined_stats_equal_concatenated_events_with_and_without_truth(dataset):
-    chunks = [io.read_raw(p) for p in raw_files(dataset)]
+    chunks = [read_raw(p) for p in raw_files(dataset)]
     infos = [{"simulation_seconds": 1.5}] * len(chunks)
     for parts in (chunks, [*chunks[:2], without_truth(chunks[2])]):
         combined = qa.combine_stats([qa.simulation_stats(c) for c in parts])
@@ -110,7 +116,7 @@ def test_combined_stats_equal_concatenated_events_with_and_without_truth(dataset
 
 
 def test_display_candidates_are_the_busiest_events_of_the_dataset(dataset):
-    chunks = [io.read_raw(p) for p in raw_files(dataset)]
+    chunks = [read_raw(p) for p in raw_files(dataset)]
     shown = None
     for c in chunks:
         shown = qa.display_candidates(c, shown, n_displays=3)
@@ -124,11 +130,11 @@ def test_display_candidates_are_the_busiest_events_of_the_dataset(dataset):
 
 def reference_metrics(root: Path, split: dict | None, response: dict) -> dict:
     """clustering.json computed on all chunks concatenated, from the public functions."""
-    events = concatenate([io.read_raw(p, require_truth=True) for p in raw_files(root)])
+    events = concatenate([read_raw(p, require_truth=True) for p in raw_files(root)])
     if split is not None:
         part = assign_split(events.event, tuple(split["fractions"]), split["seed"])
         events = events.select(part == "test")
-    truth = cl.true_labels(events)
+    truth = true_labels(events)
     wanted = set(events.event.tolist())
     out: dict = {
         "events_subset": "all" if split is None else "test",
@@ -141,9 +147,10 @@ def reference_metrics(root: Path, split: dict | None, response: dict) -> dict:
             files = [root / f"clusters/{m}/{kind}-{c:03d}.parquet" for c in range(N_CHUNKS)]
             table = pd.concat([pd.read_parquet(p) for p in files], ignore_index=True)
             tables[kind] = table[table["event"].isin(wanted)]
-        reco = stages.labels_from_cells(events, tables["cells"])
-        out["methods"][m] = cl.summarize_metrics(cl.event_metrics(events.hit_offsets, reco, truth))
-        out["photopeak"][m] = stages.photopeak(tables["chunk"], events, response)
+        reco = labels_from_cells(events, tables["cells"])
+        out["methods"][m] = summarize_metrics(event_metrics(events.hit_offsets, reco, truth))
+        best = best_cluster_energy(tables["chunk"], events)
+        out["photopeak"][m] = photopeak_efficiency(best, events.primary_energy, response)
     return out
 
 
@@ -151,8 +158,14 @@ def reference_metrics(root: Path, split: dict | None, response: dict) -> dict:
 def test_clustering_metrics_equal_metrics_of_all_events(dataset, tmp_path, split):
     out = tmp_path / "clustering.json"
     response = CALIFA["response"]
-    stages.clustering_metrics(
-        raw_files(dataset), cells_files(dataset), list(METHODS), out, split, response
+    clustering_metrics.run(
+        raw_files(dataset),
+        cells_files(dataset),
+        list(METHODS),
+        out,
+        tmp_path / "primaries.parquet",
+        split,
+        response,
     )
     streamed = json.loads(out.read_text())
     reference = as_written(reference_metrics(dataset, split, response), tmp_path / "ref.json")
@@ -178,7 +191,7 @@ def test_missing_cells_table_is_named(dataset, tmp_path):
     absent = dataset / "clusters/cone/cells-001.parquet"
     given = [p for p in cells if p != absent]
     with pytest.raises(ValueError, match=r"cells-001\.parquet") as err:
-        stages.clustering_metrics(raws, given, list(METHODS), tmp_path / "c.json")
+        clustering_metrics.run(raws, given, list(METHODS), tmp_path / "c.json", tmp_path / "p.pq")
     assert "'cone'" in str(err.value) and "chunk-001.root" in str(err.value)
     assert not (tmp_path / "c.json").exists()
 
@@ -187,25 +200,26 @@ def test_missing_cells_table_is_named(dataset, tmp_path):
     shutil.copytree(dataset, copy)
     (copy / "clusters/agglomerative/cells-002.parquet").unlink()
     with pytest.raises(ValueError, match=r"agglomerative/cells-002\.parquet"):
-        stages.clustering_metrics(
-            raw_files(copy), cells_files(copy), list(METHODS), tmp_path / "c.json"
+        clustering_metrics.run(
+            raw_files(copy),
+            cells_files(copy),
+            list(METHODS),
+            tmp_path / "c.json",
+            tmp_path / "p.pq",
         )
     shutil.copy2(
         dataset / "clusters/agglomerative/cells-002.parquet",
         copy / "clusters/agglomerative/cells-002.parquet",
     )
+    # the cluster tables beside the cells (best cluster energies, photopeak) are needed too
     (copy / "clusters/cone/chunk-000.parquet").unlink()
     with pytest.raises(ValueError, match=r"cone/chunk-000\.parquet"):
-        stages.clustering_metrics(
+        clustering_metrics.run(
             raw_files(copy),
             cells_files(copy),
             list(METHODS),
             tmp_path / "c.json",
+            tmp_path / "p.pq",
             response=CALIFA["response"],
         )
-    # without the photopeak the cluster tables are not needed
-    result = stages.clustering_metrics(
-        raw_files(copy), cells_files(copy), list(METHODS), tmp_path / "c.json"
-    )
-    assert result["photopeak"] == {}
-    assert result["methods"]["cone"]["events"] > 0
+    assert not (tmp_path / "c.json").exists() and not (tmp_path / "p.pq").exists()

@@ -4,13 +4,13 @@ import numpy as np
 import pytest
 
 from caloreco.geometry import califa_geometry, ecal_geometry
-from caloreco.lednev import (
+from caloreco.regression.lednev import (
     cell_fractions,
     lednev_cumulative,
     lednev_window_fractions,
     lednev_window_fractions_and_jacobian,
 )
-from caloreco.windows import extract_windows, window_targets
+from caloreco.regression.windows import extract_windows, window_targets
 
 G = ecal_geometry()
 PITCH = G.pitch

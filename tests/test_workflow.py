@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import yaml
 
-from caloreco import io
+from caloreco.io.raw import read_raw, read_run_info
 
 from conftest import REPO, run_snakemake
 
@@ -36,14 +36,14 @@ def test_raw_files_have_the_configured_events(run_dir, config):
     for name, ds in config["datasets"].items():
         seen = []
         for c in range(ds["chunks"]):
-            ev = io.read_raw(run_dir / f"results/{name}/raw/chunk-{c:03d}.root", require_truth=True)
+            ev = read_raw(run_dir / f"results/{name}/raw/chunk-{c:03d}.root", require_truth=True)
             assert ev.n_events == ds["events_per_chunk"]
             n_prim = np.diff(ev.primary_offsets)
             assert (n_prim == ds["simulation"]["n_primaries"]).all()
             seen.append(ev.event)
         events = np.concatenate(seen)
         assert np.unique(events).size == events.size, f"{name}: event numbers repeat"
-        info = io.read_run_info(run_dir / f"results/{name}/raw/chunk-000.root")
+        info = read_run_info(run_dir / f"results/{name}/raw/chunk-000.root")
         assert info["dataset"] == name and info["seed"] == ds["seed"]
 
 
@@ -76,11 +76,11 @@ def test_same_config_gives_identical_events_and_chunks_differ(run_dir, config, t
         "2",
         f"results/{name}/raw/chunk-001.root",
     )
-    a = io.read_raw(run_dir / f"results/{name}/raw/chunk-001.root")
-    b = io.read_raw(again / f"results/{name}/raw/chunk-001.root")
+    a = read_raw(run_dir / f"results/{name}/raw/chunk-001.root")
+    b = read_raw(again / f"results/{name}/raw/chunk-001.root")
     for field, value in a.arrays().items():
         np.testing.assert_array_equal(getattr(b, field), value, err_msg=field)
-    c0 = io.read_raw(run_dir / f"results/{name}/raw/chunk-000.root")
+    c0 = read_raw(run_dir / f"results/{name}/raw/chunk-000.root")
     assert not np.array_equal(c0.primary_energy, a.primary_energy)
     shutil.rmtree(again)
 

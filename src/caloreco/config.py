@@ -1,4 +1,4 @@
-"""Configuration: validation against the JSON schema, cross-checks, seeds and code hashes.
+"""Configuration: validation against the JSON schema and the cross-checks between sections.
 
 The workflow validates ``config`` here before any job starts, so a typo or a bad value stops the
 run with a message that names the key (``datasets.ecal_stage1.events_per_chunk``) and what was
@@ -7,28 +7,15 @@ expected.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 
-__all__ = [
-    "ConfigError",
-    "validate_config",
-    "chunk_rng",
-    "code_hash",
-    "dataset_detector",
-    "PACKAGE_ROOT",
-]
+from caloreco.errors import ConfigError
 
-PACKAGE_ROOT = Path(__file__).resolve().parent
-
-
-class ConfigError(ValueError):
-    """An invalid configuration; the message names the key."""
+__all__ = ["ConfigError", "validate_config", "with_defaults"]
 
 
 def _key(path: Iterable[Any]) -> str:
@@ -106,39 +93,13 @@ def _cross_check(config: Mapping[str, Any]) -> None:
             raise ConfigError(f"config key {where}.analyses: 'regression' needs an ecal detector")
 
 
-def dataset_detector(config: Mapping[str, Any], dataset: str) -> dict[str, Any]:
-    """The detector section of a dataset."""
-    return dict(config["detectors"][config["datasets"][dataset]["detector"]])
-
-
-STREAMS = {"simulate": 0, "import": 1, "windows": 2, "split": 3, "train": 4, "evaluate": 5}
-
-
-def chunk_rng(dataset_seed: int, chunk: int, stream: str) -> np.random.Generator:
-    """The random generator of one (dataset, chunk, stage): independent streams, reproducible.
-
-    ``SeedSequence`` spawning by an explicit key keeps chunks and stages statistically
-    independent while the whole dataset depends on one seed.
-    """
-    return np.random.default_rng(
-        np.random.SeedSequence([int(dataset_seed), STREAMS[stream], chunk])
-    )
-
-
-def code_hash(*modules: str) -> str:
-    """SHA-256 (16 hex digits) of the named package modules' source (files or folders).
-
-    Snakemake's code trigger sees a rule's script only; passing this as a param re-runs a rule
-    exactly when the package code it uses changes. Names are relative to the package root, e.g.
-    ``"simulation"`` or ``"geometry.py"``.
-    """
-    h = hashlib.sha256()
-    for name in sorted(modules):
-        path = PACKAGE_ROOT / name
-        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
-        if not files or not all(f.exists() for f in files):
-            raise FileNotFoundError(f"code_hash: no package module {name!r} under {PACKAGE_ROOT}")
-        for f in files:
-            h.update(str(f.relative_to(PACKAGE_ROOT)).encode())
-            h.update(f.read_bytes())
-    return h.hexdigest()[:16]
+def with_defaults(defaults: Mapping[str, Any], cfg: Mapping[str, Any] | None) -> dict[str, Any]:
+    """A config section with its defaults filled in: nested dicts are merged one level deep,
+    everything else given in ``cfg`` replaces the default."""
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in defaults.items()}
+    for key, value in dict(cfg or {}).items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), dict):
+            out[key].update(value)
+        else:
+            out[key] = value
+    return out

@@ -18,7 +18,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Geometry", "ecal_geometry", "califa_geometry", "make_geometry", "PRESETS"]
+__all__ = [
+    "Geometry",
+    "ecal_geometry",
+    "califa_geometry",
+    "make_geometry",
+    "geometry_from_directions",
+    "PRESETS",
+]
 
 
 @dataclass(frozen=True)
@@ -291,3 +298,41 @@ def califa_cell_from_direction(geom: Geometry, theta: np.ndarray, phi: np.ndarra
     seg = geom.ring_segments[ring_c]
     col = np.minimum((phi / (2 * np.pi) * seg).astype(np.int64), seg - 1)
     return np.where(inside, geom.ring_first_cell[ring_c] + col, -1)
+
+
+def geometry_from_directions(
+    theta: np.ndarray, phi: np.ndarray, radius_mm: float, neighbour_angle_rad: float
+) -> tuple[Geometry, np.ndarray]:
+    """A cell table from the unique (theta, phi) crystal centres seen in data.
+
+    Returns the geometry (cells on a sphere of ``radius_mm``; neighbours are cells closer than
+    ``neighbour_angle_rad``) and the cell id of every input hit.
+    """
+    key = np.round(np.stack([theta, np.mod(phi, 2 * np.pi)], axis=1), 9)
+    uniq, inverse = np.unique(key, axis=0, return_inverse=True)
+    th, ph = uniq[:, 0], uniq[:, 1]
+    n = th.size
+    ux, uy, uz = np.sin(th) * np.cos(ph), np.sin(th) * np.sin(ph), np.cos(th)
+    cos_lim = np.cos(neighbour_angle_rad)
+    # cell tables are small (thousands): an n^2 comparison is fine and done once per chunk
+    dots = ux[:, None] * ux[None, :] + uy[:, None] * uy[None, :] + uz[:, None] * uz[None, :]
+    a, b = np.nonzero(np.triu(dots > cos_lim, k=1))
+    off, idx = _csr(a, b, n)
+    geom = Geometry(
+        name="from_data",
+        kind="barrel",
+        cell_id=np.arange(n, dtype=np.int32),
+        row=np.full(n, -1, dtype=np.int32),
+        col=np.full(n, -1, dtype=np.int32),
+        x=radius_mm * ux,
+        y=radius_mm * uy,
+        z=radius_mm * uz,
+        theta=th,
+        phi=ph,
+        n_rows=0,
+        n_cols=0,
+        neighbour_offsets=off,
+        neighbour_index=idx,
+        params={"radius_mm": radius_mm, "neighbour_angle_rad": neighbour_angle_rad},
+    )
+    return geom, inverse.reshape(-1).astype(np.int32)

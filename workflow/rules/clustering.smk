@@ -1,6 +1,9 @@
 # Stage 2: cluster restoration per chunk and method, then event-level metrics per dataset.
 
 
+include: "inputs/clustering.smk"
+
+
 rule cluster:
     input:
         "results/{dataset}/raw/chunk-{chunk}.root",
@@ -18,8 +21,8 @@ rule cluster:
         mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=lambda wc, attempt: 30 * attempt,
     params:
-        settings=lambda wc: config["datasets"][wc.dataset]["clustering"][wc.method],
-        code=CODE["cluster"],
+        settings=lambda wc: dataset_cfg(wc.dataset)["clustering"][wc.method],
+        code=code("cluster"),
     script:
         "../scripts/cluster.py"
 
@@ -27,20 +30,11 @@ rule cluster:
 rule clustering_metrics:
     input:
         raw=raw_files,
-        cells=lambda wc: expand(
-            "results/{dataset}/clusters/{method}/cells-{chunk}.parquet",
-            dataset=wc.dataset,
-            method=scored_methods(wc.dataset),
-            chunk=chunks(wc.dataset),
-        ),
-        clusters=lambda wc: expand(
-            "results/{dataset}/clusters/{method}/chunk-{chunk}.parquet",
-            dataset=wc.dataset,
-            method=scored_methods(wc.dataset),
-            chunk=chunks(wc.dataset),
-        ),
+        cells=lambda wc: scored_tables(wc, "cells"),
+        clusters=lambda wc: scored_tables(wc, "chunk"),
     output:
-        "results/{dataset}/metrics/clustering.json",
+        metrics="results/{dataset}/metrics/clustering.json",
+        primaries="results/{dataset}/tables/primaries.parquet",
     log:
         "results/{dataset}/logs/clustering_metrics.log",
     benchmark:
@@ -55,15 +49,8 @@ rule clustering_metrics:
         methods=lambda wc: scored_methods(wc.dataset),
         # with a pairs analysis every method is scored on the test events only, the events
         # the merge classifier never saw
-        split=lambda wc: (
-            {
-                "fractions": split_fractions(wc),
-                "seed": config["datasets"][wc.dataset]["seed"],
-            }
-            if "pairs" in analyses(wc.dataset)
-            else None
-        ),
+        split=lambda wc: split_section(wc) if "pairs" in analyses(wc.dataset) else None,
         photopeak=lambda wc: detector_section(wc).get("response", {}),
-        code=CODE["cluster"],
+        code=code("clustering_metrics"),
     script:
         "../scripts/clustering_metrics.py"

@@ -2,36 +2,46 @@
 # executed notebooks. Drawing only: these rules read metrics and tables, never retrain.
 
 
-rule figure:
-    input:
-        unpack(figure_inputs),
-        style=style_file,
-    output:
-        pdf="results/figures/{style}/{dataset}-{kind}.pdf",
-        png=report(
-            "results/figures/{style}/{dataset}-{kind}.png",
-            caption="../report/figure.rst",
-            category="Figures: {dataset}",
-            subcategory="{style}",
-            labels={"figure": "{kind}", "style": "{style}"},
-        ),
-    log:
-        "results/logs/figures/{style}/{dataset}-{kind}.log",
-    wildcard_constraints:
-        style="|".join(STYLES),
-        kind="[a-z_0-9]+",
-    conda:
-        "../../envs/caloreco.yaml"
-    threads: 1
-    resources:
-        mem_mb=lambda wc, attempt: 2000 * attempt,
-        runtime=lambda wc, attempt: 10 * attempt,
-    params:
-        extra=figure_params,
-        caption=figure_caption,
-        code=CODE["figure"],
-    script:
-        "../scripts/figure.py"
+include: "inputs/figures.smk"
+
+
+# One rule per figure kind: its report caption is workflow/report/<kind>.rst, not an input, so
+# editing a caption rebuilds the index and the report but redraws nothing; its code hash is the
+# closure of the one plotting module that draws it
+for _kind in FIGURES:
+
+    rule:
+        name:
+            f"figure_{_kind}"
+        input:
+            unpack(partial(figure_inputs, kind=_kind)),
+            style=style_file,
+        output:
+            pdf=f"results/figures/{{style}}/{{dataset}}-{_kind}.pdf",
+            png=report(
+                f"results/figures/{{style}}/{{dataset}}-{_kind}.png",
+                caption=f"../report/{_kind}.rst",
+                category="Figures: {dataset}",
+                subcategory="{style}",
+                labels={"figure": _kind, "style": "{style}"},
+            ),
+        log:
+            f"results/logs/figures/{{style}}/{{dataset}}-{_kind}.log",
+        wildcard_constraints:
+            style="|".join(STYLES),
+        localrule: True
+        conda:
+            "../../envs/caloreco.yaml"
+        threads: 1
+        resources:
+            mem_mb=lambda wc, attempt: 2000 * attempt,
+            runtime=lambda wc, attempt: 10 * attempt,
+        params:
+            kind=_kind,
+            extra=partial(figure_params, kind=_kind),
+            code=code("figure", figure_module(_kind)),
+        script:
+            "../scripts/figure.py"
 
 
 rule numbers:
@@ -41,10 +51,11 @@ rule numbers:
         "results/tex/numbers.tex",
     log:
         "results/logs/numbers.log",
+    localrule: True
     conda:
         "../../envs/caloreco.yaml"
     params:
-        code=CODE["numbers"],
+        code=code("numbers"),
     script:
         "../scripts/numbers.py"
 
@@ -59,6 +70,7 @@ rule figure_index:
         "results/figures/index.md",
     log:
         "results/logs/figure_index.log",
+    localrule: True
     conda:
         "../../envs/caloreco.yaml"
     params:
@@ -68,15 +80,15 @@ rule figure_index:
             for k in figure_kinds(d)
         ],
         styles=STYLES,
-        code=CODE["numbers"],
+        code=code("figure_index"),
     script:
         "../scripts/figure_index.py"
 
 
 rule notebook:
     input:
-        results=dataset_results,
-        notebook=str(Path(workflow.basedir) / "workflow/notebooks/{notebook}.ipynb"),
+        results=lambda wc: metrics_targets(wc.dataset),
+        notebook=notebook_path,
         style=str(Path(workflow.basedir) / "workflow/styles/talk.mplstyle"),
     output:
         ipynb="results/notebooks/{dataset}/{notebook}.ipynb",
@@ -98,6 +110,7 @@ rule notebook:
         runtime=lambda wc, attempt: 20 * attempt,
     params:
         src=str(Path(workflow.basedir) / "src"),
-        code=CODE["notebook"],
+        # the package code the notebook itself imports counts too
+        code=lambda wc: code("notebook", *notebook_imports(notebook_path(wc))),
     script:
         "../scripts/run_notebook.py"

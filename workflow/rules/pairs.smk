@@ -1,6 +1,9 @@
 # Stage 3 (califa): case A/B cluster pairs, the merge classifier, baselines, merged clustering.
 
 
+include: "inputs/pairs.smk"
+
+
 rule pairs:
     input:
         "results/{dataset}/clusters/{method}/chunk-{chunk}.parquet",
@@ -16,8 +19,8 @@ rule pairs:
         runtime=lambda wc, attempt: 20 * attempt,
     params:
         fractions=split_fractions,
-        seed=lambda wc: config["datasets"][wc.dataset]["seed"],
-        code=CODE["pairs"],
+        seed=dataset_seed,
+        code=code("pairs"),
     script:
         "../scripts/pairs.py"
 
@@ -42,8 +45,10 @@ rule train_pair_classifier:
         runtime=lambda wc, attempt: 60 * attempt,
         gpu=0,
     params:
-        settings=pair_train_section,
-        code=CODE["train"],
+        settings=lambda wc: subset(
+            pair_section(wc), ("method", "features", "model", "training")
+        ),
+        code=code("train_pair_classifier"),
     script:
         "../scripts/train_pair_classifier.py"
 
@@ -62,8 +67,10 @@ rule pair_seed_study:
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=lambda wc, attempt: 120 * attempt,
     params:
-        settings=pair_seed_section,
-        code=CODE["train"],
+        settings=lambda wc: subset(
+            pair_section(wc), ("method", "features", "model", "training", "seeds")
+        ),
+        code=code("pair_seed_study"),
     script:
         "../scripts/pair_seed_study.py"
 
@@ -85,9 +92,11 @@ rule evaluate_pairs:
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=lambda wc, attempt: 30 * attempt,
     params:
-        settings=pair_evaluate_section,
-        seed=lambda wc: config["datasets"][wc.dataset]["seed"],
-        code=CODE["evaluate_pairs"],
+        settings=lambda wc: subset(
+            pair_section(wc), ("method", "features", "bootstrap")
+        ),
+        seed=dataset_seed,
+        code=code("evaluate_pairs"),
     script:
         "../scripts/evaluate_pairs.py"
 
@@ -110,6 +119,6 @@ rule merge_clusters:
         mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=lambda wc, attempt: 20 * attempt,
     params:
-        code=CODE["merge"],
+        code=code("merge_clusters"),
     script:
         "../scripts/merge_clusters.py"

@@ -1,6 +1,9 @@
 # Stage 1: raw events, simulated or imported, in the ROOT schema of design.md.
 
 
+include: "inputs/raw.smk"
+
+
 rule simulate:
     output:
         "results/{dataset}/raw/chunk-{chunk}.root",
@@ -19,14 +22,14 @@ rule simulate:
     params:
         dataset=simulation_section,
         detector=detector_section,
-        code=CODE["simulate"],
+        code=code("simulate"),
     script:
         "../scripts/simulate.py"
 
 
 rule import_data:
     input:
-        lambda wc: config["datasets"][wc.dataset]["files"],
+        lambda wc: dataset_cfg(wc.dataset)["files"],
     output:
         "results/{dataset}/raw/chunk-{chunk}.root",
     log:
@@ -42,8 +45,8 @@ rule import_data:
     params:
         dataset=import_section,
         detector=detector_section,
-        n_chunks=lambda wc: config["datasets"][wc.dataset]["chunks"],
-        code=CODE["import"],
+        n_chunks=lambda wc: dataset_cfg(wc.dataset)["chunks"],
+        code=code("import_data"),
     script:
         "../scripts/import_data.py"
 
@@ -71,6 +74,6 @@ rule simulation_qa:
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=lambda wc, attempt: 20 * attempt,
     params:
-        code=CODE["qa"],
+        code=code("simulation_qa"),
     script:
         "../scripts/simulation_qa.py"

@@ -2,6 +2,9 @@
 # and the profile fit.
 
 
+include: "inputs/regression.smk"
+
+
 rule windows:
     input:
         raw="results/{dataset}/raw/chunk-{chunk}.root",
@@ -17,10 +20,13 @@ rule windows:
         mem_mb=lambda wc, attempt: 2000 * attempt,
         runtime=lambda wc, attempt: 20 * attempt,
     params:
-        settings=regression_window_section,
-        seed=lambda wc: config["datasets"][wc.dataset]["seed"],
+        # each rule gets only the keys it uses: a training setting does not rebuild windows
+        settings=lambda wc: subset(
+            regression_section(wc), ("size", "placement", "purity_cut")
+        ),
+        seed=dataset_seed,
         fractions=split_fractions,
-        code=CODE["windows"],
+        code=code("windows"),
     script:
         "../scripts/windows.py"
 
@@ -45,9 +51,11 @@ rule train_regressor:
         runtime=lambda wc, attempt: 120 * attempt,
         gpu=0,
     params:
-        settings=regression_train_section,
+        settings=lambda wc: subset(
+            regression_section(wc), drop=("log_cog_w0", "energy_bins_mev")
+        ),
         absolute_position=lambda wc: wc.model == "regressor_abspos",
-        code=CODE["train_regressor"],
+        code=code("train_regressor"),
     script:
         "../scripts/train_regressor.py"
 
@@ -72,7 +80,7 @@ rule evaluate_regression:
     params:
         settings=regression_section,
         names=lambda wc: regressor_names(wc.dataset),
-        seed=lambda wc: config["datasets"][wc.dataset]["seed"],
-        code=CODE["evaluate_regression"],
+        seed=dataset_seed,
+        code=code("evaluate_regression"),
     script:
         "../scripts/evaluate_regression.py"

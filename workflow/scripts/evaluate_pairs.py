@@ -1,10 +1,10 @@
 """Rule evaluate_pairs: nn, TinyModel, smart_random, cut and boosting on the test pairs."""
 
 from caloreco.logs import job_logging
-from caloreco.pair_stage import evaluate_pairs
+from caloreco.stages import evaluate_pairs
 
 with job_logging(snakemake.log[0]):
-    evaluate_pairs(
+    evaluate_pairs.run(
         list(snakemake.input.pairs),
         {"nn": snakemake.input.nn, "nn_tiny": snakemake.input.tiny},
         snakemake.params.settings,

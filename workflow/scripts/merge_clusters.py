@@ -1,10 +1,10 @@
 """Rule merge_clusters: pre-clusters of one chunk merged along accepted pairs."""
 
 from caloreco.logs import job_logging
-from caloreco.pair_stage import merge_chunk
+from caloreco.stages import merge_clusters
 
 with job_logging(snakemake.log[0]):
-    merge_chunk(
+    merge_clusters.run(
         snakemake.input.raw,
         snakemake.input.cells,
         snakemake.input.pairs,

@@ -1,7 +1,7 @@
 """Rule pair_seed_study: repeated training with several seeds -> mean and spread."""
 
 from caloreco.logs import job_logging
-from caloreco.pair_stage import seed_study
+from caloreco.stages import pair_seed_study
 
 with job_logging(snakemake.log[0]):
-    seed_study(list(snakemake.input), snakemake.params.settings, snakemake.output[0])
+    pair_seed_study.run(list(snakemake.input), snakemake.params.settings, snakemake.output[0])

@@ -4,7 +4,7 @@ from caloreco.logs import job_logging
 from caloreco.stages import simulation_qa
 
 with job_logging(snakemake.log[0]):
-    simulation_qa(
+    simulation_qa.run(
         list(snakemake.input),
         snakemake.wildcards.dataset,
         snakemake.output.metrics,

@@ -1,10 +1,10 @@
 """Rule windows: NxN cell windows around every cluster seed of one chunk."""
 
 from caloreco.logs import job_logging
-from caloreco.regression_stage import windows_chunk
+from caloreco.stages import windows
 
 with job_logging(snakemake.log[0]):
-    windows_chunk(
+    windows.run(
         snakemake.input.raw,
         snakemake.input.clusters,
         snakemake.output[0],

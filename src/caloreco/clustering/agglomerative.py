@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from caloreco.clustering._common import check_hit_array, check_offsets, unit_vectors
+from caloreco.clustering.labels import check_hit_array, check_offsets, unit_vectors
 
 __all__ = ["agglomerative_clusters", "agglomerative_points"]
 

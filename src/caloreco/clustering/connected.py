@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from caloreco.clustering._common import check_hit_array, check_offsets
+from caloreco.clustering.labels import check_hit_array, check_offsets
 from caloreco.geometry import Geometry
 
 __all__ = ["connected_clusters"]

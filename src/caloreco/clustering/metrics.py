@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from caloreco.clustering._common import check_labels, check_offsets
+from caloreco.clustering.labels import check_labels, check_offsets
 from caloreco.events import event_index
 
 __all__ = ["event_metrics", "summarize_metrics", "CATEGORIES"]

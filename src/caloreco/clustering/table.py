@@ -1,7 +1,7 @@
 """Cluster and cell tables (the ``clusters/{method}`` parquet files) and true labels.
 
 The cluster table is a contract between stages: one row per cluster, clusters of an event
-numbered ``0 .. k-1`` by decreasing energy (:func:`caloreco.clustering.canonical_labels`), the
+numbered ``0 .. k-1`` by decreasing energy (:func:`caloreco.clustering.labels.canonical_labels`), the
 same numbering as the ``cluster`` column of the cells table. Units: MeV, mm, ns, rad.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from caloreco.clustering._common import (
+from caloreco.clustering.labels import (
     canonical_labels,
     check_hit_array,
     check_labels,

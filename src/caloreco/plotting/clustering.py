@@ -8,16 +8,14 @@ Definitions (TP/FP/FN/FM, WR) are those of :mod:`caloreco.clustering.metrics`.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from caloreco.events import RawEvents, concatenate, event_index
-from caloreco.plotting import color, dataset_label, label
 from caloreco.plotting._common import as_paths, binomial_ci, load_json
+from caloreco.plotting.names import color, dataset_label, label
 from caloreco.plotting.style import figure, is_slide, save, use_style
 
 __all__ = [
@@ -25,9 +23,7 @@ __all__ = [
     "PUBLISHED_FOR_DATASET",
     "METHOD_ORDER",
     "event_categories",
-    "primary_matches",
     "efficiency",
-    "best_cluster_energy",
     "energy_spectra",
 ]
 
@@ -174,104 +170,18 @@ def event_categories(
 
 
 # ---------------------------------------------------------------------------------------------
-# per-primary quantities from the raw events and the cluster/cell tables
+# per-primary quantities (tables/primaries.parquet of the clustering_metrics rule)
 
 
-def _read_events(raw, split: Mapping[str, Any] | None) -> RawEvents:
-    from caloreco.io import read_raw
-
-    events = concatenate([read_raw(p, require_truth=True) for p in as_paths(raw, "raw")])
-    if split is not None:
-        from caloreco.split import assign_split
-
-        keep = assign_split(events.event, tuple(split["fractions"]), int(split["seed"])) == "test"
-        events = events.select(keep)
-    return events
-
-
-def _by_method(paths, name: str) -> dict[str, list[Path]]:
-    out: dict[str, list[Path]] = {}
-    for p in as_paths(paths, name):
-        out.setdefault(p.parent.name, []).append(p)
-    return {m: sorted(v) for m, v in out.items()}
-
-
-def nearest_primary_angle(events: RawEvents) -> np.ndarray:
-    """Per primary, the opening angle (rad) to the nearest other primary of its event
-    (``inf`` for a primary alone in its event)."""
-    off = events.primary_offsets
-    n = int(off[-1])
-    th = events.primary_theta.astype(np.float64)
-    ph = events.primary_phi.astype(np.float64)
-    u = np.stack([np.sin(th) * np.cos(ph), np.sin(th) * np.sin(ph), np.cos(th)], axis=1)
-    pe = event_index(off)
-    k = np.diff(off)[pe]
-    src = np.repeat(np.arange(n), k)
-    local = np.arange(src.size) - np.repeat(np.cumsum(k) - k, k)
-    dst = off[pe[src]] + local
-    keep = src != dst
-    src, dst = src[keep], dst[keep]
-    ang = np.arccos(np.clip(np.einsum("ij,ij->i", u[src], u[dst]), -1.0, 1.0))
-    out = np.full(n, np.inf)
-    np.minimum.at(out, src, ang)
-    return out
-
-
-def primary_matches(events: RawEvents, reco_labels: np.ndarray) -> pd.DataFrame:
-    """Per primary: whether its true cluster exists and is exactly reconstructed.
-
-    A primary's true cluster is the set of hits it dominates; it is exactly matched when all
-    those hits carry one reconstructed label (not ``-1``) and that reconstructed cluster holds
-    no other true hit (hits without truth are ignored, as in
-    :func:`caloreco.clustering.event_metrics`). The sum of ``matched`` over the sum of
-    ``has_cluster`` is the WR of clustering.json.
-
-    Args:
-        events: events with truth.
-        reco_labels: per-hit reconstructed cluster within the event, ``-1`` unclustered.
-
-    Returns:
-        DataFrame, one row per primary: ``event``, ``primary`` (index in the event),
-        ``energy`` (MeV), ``nearest_angle`` (rad), ``has_cluster``, ``matched``.
-    """
-    from caloreco.clustering import true_labels
-
-    reco = np.asarray(reco_labels, dtype=np.int64)
-    if reco.shape != events.cell_id.shape:
-        raise ValueError(
-            f"reco_labels: expected one label per hit ({events.cell_id.size}), got {reco.shape}"
-        )
-    true = true_labels(events)
-    ev = events.hit_event()
-    keep = true >= 0
-    ev, true, reco = ev[keep], true[keep], reco[keep]
-    flat_p = events.primary_offsets[ev] + true  # flat primary index of every true hit
-    n_prim = int(events.primary_offsets[-1])
-    n_true = np.bincount(flat_p, minlength=n_prim)
-    rmin = np.full(n_prim, np.iinfo(np.int64).max)
-    rmax = np.full(n_prim, -2, dtype=np.int64)
-    np.minimum.at(rmin, flat_p, reco)
-    np.maximum.at(rmax, flat_p, reco)
-    one_label = (n_true > 0) & (rmin == rmax) & (rmax >= 0)
-    # size (in true hits) of each reconstructed cluster, looked up for each primary's label
-    rkey = ev * (int(reco.max(initial=0)) + 2) + (reco + 1)
-    uk, inv = np.unique(rkey, return_inverse=True)
-    r_size = np.bincount(inv.reshape(-1), minlength=uk.size)
-    size_of_hit = r_size[inv.reshape(-1)]
-    r_size_p = np.zeros(n_prim, dtype=np.int64)
-    r_size_p[flat_p] = size_of_hit
-    matched = one_label & (r_size_p == n_true)
-    pe = event_index(events.primary_offsets)
-    return pd.DataFrame(
-        {
-            "event": events.event[pe],
-            "primary": np.arange(n_prim) - events.primary_offsets[pe],
-            "energy": events.primary_energy.astype(np.float64),
-            "nearest_angle": nearest_primary_angle(events),
-            "has_cluster": n_true > 0,
-            "matched": matched,
-        }
-    )
+def _read_primaries(path, methods: Sequence[str] | None) -> dict[str, pd.DataFrame]:
+    """The per-primary table by method, in the figure's method order."""
+    table = pd.read_parquet(as_paths(path, "primaries")[0])
+    by_method = {m: t.reset_index(drop=True) for m, t in table.groupby("method", sort=False)}
+    names = _ordered(methods if methods is not None else by_method)
+    missing = [m for m in names if m not in by_method]
+    if missing:
+        raise ValueError(f"methods: {path} has no rows for {missing} (has {sorted(by_method)})")
+    return {m: by_method[m] for m in names}
 
 
 def _binned(x: np.ndarray, ok: np.ndarray, edges: np.ndarray):
@@ -284,12 +194,10 @@ def _binned(x: np.ndarray, ok: np.ndarray, edges: np.ndarray):
 
 
 def efficiency(
-    raw: str | os.PathLike | Sequence[str | os.PathLike],
-    cells: Sequence[str | os.PathLike],
+    primaries: str | os.PathLike,
     metrics: str | os.PathLike,
     style: str | os.PathLike,
     outputs: Sequence[str | os.PathLike],
-    split: Mapping[str, Any] | None = None,
     dataset: str | None = None,
     methods: Sequence[str] | None = None,
 ):
@@ -297,31 +205,18 @@ def efficiency(
     opening angle to the nearest other gamma, and the photopeak efficiency versus energy.
 
     Args:
-        raw: the dataset's raw chunks.
-        cells: ``clusters/{method}/cells-{chunk}.parquet`` of every method to show (all chunks).
+        primaries: ``tables/primaries.parquet`` (one row per method and scored primary: true
+            energy, nearest angle, whether its true cluster exists and is exactly matched).
         metrics: ``clustering.json`` (photopeak efficiency per energy bin).
         style, outputs: style file and output files.
-        split: ``{"fractions", "seed"}``: only the test events (as clustering.json with a pairs
-            analysis), or None for all events.
         dataset: dataset key, shown on the figure.
-        methods: methods to show (default: those of ``cells``).
+        methods: methods to show (default: those of the table).
 
     Returns:
         the figure. For a mono-energetic dataset the energy panels are left out.
     """
-    from caloreco.stages import labels_from_cells
-
-    events = _read_events(raw, split)
-    files = _by_method(cells, "cells")
-    names = _ordered(methods if methods is not None else files)
-    per_method = {}
-    wanted = set(events.event.tolist())
-    for m in names:
-        if m not in files:
-            raise ValueError(f"methods: no cells tables for {m!r} (have {sorted(files)})")
-        table = pd.concat([pd.read_parquet(p) for p in files[m]], ignore_index=True)
-        table = table[table["event"].isin(wanted)]
-        per_method[m] = primary_matches(events, labels_from_cells(events, table))
+    per_method = _read_primaries(primaries, methods)
+    names = list(per_method)
     photo = load_json(metrics, "metrics").get("photopeak", {})
     first = next(iter(per_method.values()))
     e = first["energy"].to_numpy()
@@ -384,24 +279,10 @@ def efficiency(
     return save(fig, outputs)
 
 
-def best_cluster_energy(events: RawEvents, clusters: pd.DataFrame) -> np.ndarray:
-    """Per primary, the energy (MeV) of the most energetic cluster it dominates (0 if none),
-    as for the photopeak efficiency of clustering.json."""
-    ev_pos = pd.Series(np.arange(events.n_events), index=events.event)
-    matched = clusters[(clusters["primary"] >= 0) & clusters["event"].isin(ev_pos.index)]
-    pos = ev_pos.loc[matched["event"].to_numpy()].to_numpy()
-    flat = events.primary_offsets[pos] + matched["primary"].to_numpy()
-    best = np.zeros(int(events.primary_offsets[-1]))
-    np.maximum.at(best, flat, matched["energy"].to_numpy(np.float64))
-    return best
-
-
 def energy_spectra(
-    raw: str | os.PathLike | Sequence[str | os.PathLike],
-    clusters: Sequence[str | os.PathLike],
+    primaries: str | os.PathLike,
     style: str | os.PathLike,
     outputs: Sequence[str | os.PathLike],
-    split: Mapping[str, Any] | None = None,
     dataset: str | None = None,
     methods: Sequence[str] | None = None,
 ):
@@ -409,24 +290,22 @@ def energy_spectra(
     cluster of each gamma beside the true spectrum, and the ratio E_reco / E_true.
 
     Args:
-        raw: the dataset's raw chunks (true gamma energies).
-        clusters: ``clusters/{method}/chunk-{chunk}.parquet`` of every method (all chunks).
+        primaries: ``tables/primaries.parquet`` (true energy and best cluster energy of every
+            scored primary, per method).
         style, outputs: style file and output files.
-        split: ``{"fractions", "seed"}`` for test events only, or None.
         dataset: dataset key, shown on the figure.
-        methods: methods to show (default: those of ``clusters``).
+        methods: methods to show (default: those of the table).
 
     Returns:
         the figure: left the spectra (one step histogram per method plus the true one), right
         the ratios (one per method).
     """
-    events = _read_events(raw, split)
-    files = _by_method(clusters, "clusters")
-    names = _ordered(methods if methods is not None else files)
-    e_true = events.primary_energy.astype(np.float64)
+    per_method = _read_primaries(primaries, methods)
+    names = list(per_method)
+    e_true = next(iter(per_method.values()))["energy"].to_numpy(np.float64)
     ok = np.isfinite(e_true) & (e_true > 0)
     if not ok.any():
-        raise ValueError(f"raw: {raw} has no known primary energies")
+        raise ValueError(f"primaries: {primaries} has no known primary energies")
     hi = 1.15 * float(np.max(e_true[ok]))
     e_edges = np.linspace(0, hi, 81)
     r_edges = np.linspace(0, 1.2, 97)
@@ -435,8 +314,7 @@ def energy_spectra(
         ax_e, ax_r = axes[0]
         ax_e.hist(e_true[ok], bins=e_edges, color="0.85", label=r"true $E_\gamma$")
         for j, m in enumerate(names):
-            table = pd.concat([pd.read_parquet(p) for p in files[m]], ignore_index=True)
-            best = best_cluster_energy(events, table)[ok]
+            best = per_method[m]["best_energy"].to_numpy(np.float64)[ok]
             kw = {"histtype": "step", "color": color(m, j), "label": label(m)}
             ax_e.hist(best[best > 0], bins=e_edges, **kw)
             ax_r.hist(np.clip(best / e_true[ok], 0, 1.2 - 1e-9), bins=r_edges, **kw)

@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from caloreco.plotting import dataset_label, label
 from caloreco.plotting._common import as_paths
+from caloreco.plotting.names import dataset_label, label
 from caloreco.plotting.style import figure, is_slide, save, use_style
 
 __all__ = ["event_display", "pick_events"]
@@ -26,7 +26,7 @@ TRUE_COLORS = ["#5790fc", "#f89c20", "#e42536", "#964a8b", "#7a21dd", "#9c9ca1"]
 
 
 def _labels(events, cells: pd.DataFrame) -> np.ndarray:
-    from caloreco.stages import labels_from_cells
+    from caloreco.clustering.matching import labels_from_cells
 
     cells = cells[cells["event"].isin(set(events.event.tolist()))]
     return labels_from_cells(events, cells)
@@ -44,7 +44,8 @@ def pick_events(events, labels_by_method: Sequence[np.ndarray], n: int) -> np.nd
     hits = np.diff(events.hit_offsets)
     score = hits.astype(np.float64) / max(hits.max(initial=1), 1)
     if events.has_truth and labels_by_method:
-        from caloreco.clustering import event_metrics, true_labels
+        from caloreco.clustering.metrics import event_metrics
+        from caloreco.clustering.table import true_labels
 
         truth = true_labels(events)
         cats = [
@@ -172,7 +173,7 @@ def _display_ecal(events, geom, labels, clusters, picks, dataset, style, outputs
 
 
 def _display_barrel(events, geom, labels_by_method, methods, picks, dataset, style, outputs):
-    from caloreco.clustering import true_labels
+    from caloreco.clustering.table import true_labels
 
     truth = true_labels(events) if events.has_truth else np.full(events.cell_id.size, -1)
     n_rows, n_cols = len(picks), len(methods)
@@ -303,8 +304,7 @@ def event_display(
     Returns:
         the figure.
     """
-    from caloreco.io import read_raw
-    from caloreco.stages import geometry_from_file
+    from caloreco.io.raw import geometry_from_file, read_raw
 
     (raw_path,) = as_paths(raw, "raw")
     ev = read_raw(raw_path)

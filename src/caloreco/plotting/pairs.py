@@ -8,8 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from caloreco.plotting import color, dataset_label, label
 from caloreco.plotting._common import annotate, as_paths, load_json
+from caloreco.plotting.names import color, dataset_label, label
 from caloreco.plotting.style import figure, save, use_style
 
 __all__ = ["pair_scores", "roc_curves", "f1_comparison", "CLASSIFIER_ORDER"]

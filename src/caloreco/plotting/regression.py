@@ -2,7 +2,7 @@
 their core Gaussian fits, resolution versus energy with the resolution functions, and the
 stage-3 comparison with and without the absolute window position.
 
-Inputs follow :func:`caloreco.regression_stage.evaluate_regression`: ``resolution.json`` (fits
+Inputs follow :func:`caloreco.regression.evaluation.evaluate_estimators`: ``resolution.json`` (fits
 ``{"mu", "mu_err", "sigma", "sigma_err", "sigma68", "n", "n_fit", "lo", "hi"}``; x, y in mm,
 energy as (E_reco - E_true) / E_true; resolution function sigma/E = a/sqrt(E) (+) b (+) c/E with
 E in GeV) and ``residuals.parquet`` (x, y, energy, estimator, true_energy_mev, ...).
@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from caloreco.plotting import color, dataset_label, label
 from caloreco.plotting._common import as_paths, energy_log_axis, gaussian_curve, load_json
+from caloreco.plotting.names import color, dataset_label, label
 from caloreco.plotting.style import figure, save, use_style
 
 __all__ = [
@@ -55,19 +55,6 @@ def _ordered(names) -> list[str]:
 
 def _fitted(fit: Mapping[str, Any] | None) -> bool:
     return bool(fit) and "sigma" in fit and np.isfinite(fit.get("sigma", np.nan))
-
-
-def _load_windows(paths) -> dict[str, np.ndarray]:
-    parts = []
-    for p in as_paths(paths, "windows"):
-        with np.load(p, allow_pickle=False) as f:
-            for key in ("windows", "targets"):
-                if key not in f.files:
-                    raise ValueError(f"windows: {p} has no array {key!r}; has {f.files}")
-            parts.append({k: f[k] for k in f.files})
-    out = {k: np.concatenate([d[k] for d in parts]) for k in ("windows", "targets")}
-    out["pitch_mm"] = float(parts[0].get("pitch_mm", 38.3))
-    return out
 
 
 def lateral_profile(
@@ -128,12 +115,13 @@ def windows(
     """
     from matplotlib.colors import LogNorm
 
-    from caloreco.lednev import lednev_window_fractions
+    from caloreco.io.tables import read_windows
+    from caloreco.regression.lednev import lednev_window_fractions
 
-    data = _load_windows(windows)
+    data = read_windows(as_paths(windows, "windows"))
     win = data["windows"].astype(np.float64)
     tgt = data["targets"].astype(np.float64)
-    pitch = data["pitch_mm"]
+    pitch = float(data["pitch_mm"])
     finite = np.all(np.isfinite(tgt), axis=1) & (win.reshape(len(win), -1).sum(axis=1) > 0)
     win, tgt = win[finite], tgt[finite]
     if len(win) == 0:

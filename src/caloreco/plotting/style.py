@@ -101,7 +101,7 @@ def save(fig: Figure, outputs: Sequence[str | os.PathLike]) -> Figure:
     Raises:
         ValueError: no outputs, or an output whose suffix is not one of :data:`FORMATS`.
     """
-    from caloreco.io import atomic_path
+    from caloreco.io.files import atomic_path
 
     if isinstance(outputs, str | os.PathLike):
         outputs = [outputs]

@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from caloreco.plotting import MODEL_ESTIMATOR, color, dataset_label, label
 from caloreco.plotting._common import annotate, as_paths, plain_log_ticks
+from caloreco.plotting.names import MODEL_ESTIMATOR, color, dataset_label, label
 from caloreco.plotting.style import figure, save, use_style
 
 __all__ = ["loss_curves", "read_history"]

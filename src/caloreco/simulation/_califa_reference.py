@@ -21,6 +21,7 @@ import math
 
 import numpy as np
 
+from caloreco.constants import ELECTRON_MASS_MEV
 from caloreco.geometry import Geometry
 from caloreco.simulation.xcom import (
     PAIR_THRESHOLD_MEV,
@@ -31,7 +32,7 @@ from caloreco.simulation.xcom import (
 
 __all__ = ["reference_transport"]
 
-_ME = 0.51099895
+_ME = ELECTRON_MASS_MEV
 
 
 def _mu(table: np.ndarray, e: float) -> tuple[float, float, float]:

@@ -78,12 +78,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from caloreco.constants import ELECTRON_MASS_MEV, FWHM_OVER_SIGMA
 from caloreco.events import RawEvents, offsets_from_counts
 from caloreco.geometry import Geometry, califa_cell_from_direction
 from caloreco.simulation.xcom import TABLE_MAX_MEV, TABLE_MIN_MEV, csi_attenuation
 
 __all__ = [
-    "ELECTRON_MASS_MEV",
     "CalifaResponse",
     "TransportResult",
     "sample_klein_nishina",
@@ -93,8 +93,6 @@ __all__ = [
     "simulate_califa",
 ]
 
-ELECTRON_MASS_MEV = 0.51099895
-"""Electron rest energy, MeV."""
 
 _BATCH = 1 << 15  # gammas transported together (bounded memory, cache friendly)
 _NUDGE_MM = 1e-9  # push past a vacuum boundary so that the next step starts outside it
@@ -603,7 +601,7 @@ def _draw_energies(energy: Mapping[str, Any], n: int, rng: np.random.Generator) 
 def _digitise(true_e: np.ndarray, response: CalifaResponse, rng: np.random.Generator) -> np.ndarray:
     """Measured crystal energies (MeV): per-hit non-uniformity, then the 1/sqrt(E) resolution."""
     e = true_e * (1.0 + response.non_uniformity * rng.standard_normal(true_e.size))
-    sigma = response.resolution_fwhm_at_1mev / 2.355 * np.sqrt(np.maximum(e, 0.0))
+    sigma = response.resolution_fwhm_at_1mev / FWHM_OVER_SIGMA * np.sqrt(np.maximum(e, 0.0))
     return e + sigma * rng.standard_normal(true_e.size)
 
 

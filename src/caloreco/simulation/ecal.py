@@ -69,6 +69,7 @@ from typing import Any
 import numpy as np
 from scipy.special import gammainc
 
+from caloreco.constants import LEDNEV_SHASHLIK_A, LEDNEV_SHASHLIK_B
 from caloreco.events import RawEvents, offsets_from_counts
 from caloreco.geometry import Geometry
 from caloreco.simulation._ecal_kernels import window_deposits
@@ -83,7 +84,7 @@ __all__ = [
 ]
 
 #: Lednev profile parameters of coral for the shashlik cells: (a_i), (b_i in mm).
-LEDNEV_SHASHLIK = ((0.885, -0.14, 0.255), (8.104, 55.86, 1.52))
+LEDNEV_SHASHLIK = (LEDNEV_SHASHLIK_A, LEDNEV_SHASHLIK_B)
 
 #: Lowest photon energy the GFlash parametrisation is asked for (MeV).
 MIN_ENERGY_MEV = 100.0

@@ -1,0 +1,1 @@
+"""Torch networks (:mod:`.nets`) and the generic, deterministic training loop (:mod:`.training`)."""

@@ -1,0 +1,88 @@
+"""The one name and colour of each estimator, classifier, clustering method and dataset.
+
+Every legend, table and notebook uses :func:`label` and :func:`color`, so a method is called and
+drawn the same way everywhere.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "LABELS",
+    "COLORS",
+    "DATASET_LABELS",
+    "MODEL_ESTIMATOR",
+    "label",
+    "color",
+    "dataset_label",
+]
+
+#: the one name of each estimator / classifier / clustering method, used in every legend
+LABELS: dict[str, str] = {
+    # ECAL regression estimators
+    "nn": "NN (this work)",
+    "nn_abspos": "NN + absolute position",
+    "log_cog": "log-weighted CoG",
+    "profile_fit": "Lednev profile fit",
+    # CALIFA pair classifiers
+    "nn_tiny": "tiny NN (published model)",
+    "smart_random": "smart random",
+    "gradient_boosting": "gradient boosting",
+    "cut": "angle + time cut",
+    # clustering methods
+    "connected": "connected cells",
+    "cone": "R3B cone",
+    "agglomerative": "agglomerative",
+    "cone+nn": "R3B cone + NN merge",
+    "agglomerative+nn": "agglomerative + NN merge",
+}
+
+_PETROFF = ["#5790fc", "#f89c20", "#e42536", "#964a8b", "#9c9ca1", "#7a21dd"]
+
+#: one colour per name (within a figure family no two names share a colour)
+COLORS: dict[str, str] = {
+    "nn": "#e42536",
+    "nn_abspos": "#964a8b",
+    "log_cog": "#5790fc",
+    "profile_fit": "#f89c20",
+    "nn_tiny": "#f89c20",
+    "gradient_boosting": "#964a8b",
+    "cut": "#5790fc",
+    "smart_random": "#9c9ca1",
+    "connected": "#5790fc",
+    "cone": "#5790fc",
+    "agglomerative": "#f89c20",
+    "cone+nn": "#964a8b",
+    "agglomerative+nn": "#e42536",
+}
+
+#: the estimator a trained model file stands for (loss curves)
+MODEL_ESTIMATOR: dict[str, str] = {
+    "regressor": "nn",
+    "regressor_abspos": "nn_abspos",
+    "pair_classifier": "nn",
+    "pair_tiny": "nn_tiny",
+}
+
+#: short descriptions of the default datasets (others are shown by their key)
+DATASET_LABELS: dict[str, str] = {
+    "ecal_stage1": "ECAL, 140 GeV photons, perpendicular",
+    "ecal_stage2": "ECAL, 2-200 GeV photons, perpendicular",
+    "ecal_stage3": "ECAL, 2-200 GeV photons from the target",
+    "califa_2p1": r"CALIFA, 3 $\gamma$ of 2.1 MeV",
+    "califa_uniform": r"CALIFA, 3 $\gamma$ of 0.3-10 MeV",
+}
+
+
+def label(name: str) -> str:
+    """The legend name of an estimator, classifier or method (the key itself if unknown)."""
+    return LABELS.get(name, name)
+
+
+def color(name: str, fallback_index: int = 0) -> str:
+    """The colour of an estimator, classifier or method (a palette colour if unknown)."""
+    return COLORS.get(name, _PETROFF[fallback_index % len(_PETROFF)])
+
+
+def dataset_label(dataset: str) -> str:
+    """A short description of a dataset for figure annotations (the key if unknown)."""
+    return DATASET_LABELS.get(dataset, dataset)

@@ -1,0 +1,218 @@
+"""Every number quoted in the thesis text, generated from the metrics files.
+
+:func:`headline_numbers` collects the headline numbers of every dataset (resolutions per
+estimator, F1 per classifier, TP and WR per clustering method) with their uncertainties;
+:func:`write_numbers_tex` writes them as one ``\\newcommand`` each to ``results/tex/numbers.tex``;
+:func:`parse_numbers_tex` reads them back.
+
+Macro names are letters only (TeX forbids digits): ``\\<Dataset><Name><Quantity>`` in CamelCase,
+digits spelled out, e.g. ``ecal_stage2`` + ``nn`` + sigma_x -> ``\\EcalStageTwoNnSigmaX``,
+``califa_2p1`` + ``agglomerative+nn`` + TP -> ``\\CalifaTwoPOneAgglomerativeNnTP``.
+Values are rounded with the PDG rule (iminuit's ``pdg_format``: the uncertainty to one or two
+significant digits, the value to the same decimal place) and written in math mode,
+``\\ensuremath{1.97 \\pm 0.04}``, asymmetric errors as ``0.953 {}_{-0.013}^{+0.011}``;
+units are stated in a comment beside each macro and are not part of it.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from caloreco.io.files import atomic_path
+
+__all__ = [
+    "Number",
+    "macro_name",
+    "headline_numbers",
+    "write_numbers_tex",
+    "parse_numbers_tex",
+]
+
+#: iminuit's LaTeX format without stripping trailing zeros (0.10 keeps its two digits)
+_TEX = (" {}_{%s}", "^{+%s}", r" \pm %s", r" (\mathrm{%s})", r"(%s) \times 10^{%i}", False, None)
+
+_DIGITS = ["Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine"]
+
+
+@dataclass(frozen=True)
+class Number:
+    """One quoted number.
+
+    Attributes:
+        value: central value in the quoted unit (e.g. percent).
+        err_lo, err_hi: uncertainty below and above (equal for a symmetric error).
+        unit: the quoted unit (``"mm"``, ``"%"``, ``""``).
+        description: what it is and where it comes from.
+    """
+
+    value: float
+    err_lo: float
+    err_hi: float
+    unit: str
+    description: str
+
+    @property
+    def symmetric(self) -> bool:
+        return math.isclose(self.err_lo, self.err_hi, rel_tol=1e-9, abs_tol=0.0)
+
+    def tex(self) -> str:
+        """The number in TeX math, rounded by the PDG rule (iminuit's ``pdg_format``): the
+        uncertainty to one or two significant digits, the value to the same decimal place; an
+        asymmetric error as ``v {}_{-lo}^{+hi}`` with the digits of the smaller one."""
+        from iminuit.pdg_format import pdg_format
+
+        errors = self.err_hi if self.symmetric else (self.err_lo, self.err_hi)
+        if not all(math.isfinite(e) and e > 0 for e in np.atleast_1d(errors)):
+            return f"{self.value:.3g}"
+        return pdg_format(self.value, errors, format=_TEX, exp=0)
+
+
+def macro_name(*parts: str) -> str:
+    """A TeX-safe macro name (letters only) from name parts, CamelCase, digits spelled out.
+
+    ``macro_name("califa_2p1", "agglomerative+nn", "TP") == "CalifaTwoPOneAgglomerativeNnTP"``
+    (a part that is all capitals, such as ``TP`` or ``WR``, is kept as it is).
+    """
+    out = []
+    for part in parts:
+        for token in re.split(r"[^A-Za-z0-9]+", str(part)):
+            if not token:
+                continue
+            if token.isupper() and token.isalpha():
+                out.append(token)
+                continue
+            for piece in re.findall(r"[A-Za-z]+|[0-9]", token):
+                out.append(
+                    _DIGITS[int(piece)] if piece.isdigit() else piece[:1].upper() + piece[1:]
+                )
+    name = "".join(out)
+    if not name or not name.isalpha():
+        raise ValueError(f"parts: {parts!r} give no letters-only macro name")
+    return name
+
+
+def _fit_number(fit: Mapping[str, Any] | None, scale: float, unit: str, what: str):
+    if not fit or "sigma" not in fit or not math.isfinite(fit.get("sigma", math.nan)):
+        return None
+    err = float(fit.get("sigma_err", 0.0)) * scale
+    return Number(float(fit["sigma"]) * scale, err, err, unit, what)
+
+
+def headline_numbers(metrics: Mapping[str, Mapping[str, Any]]) -> dict[str, Number]:
+    """The quoted numbers of every dataset, by macro name.
+
+    Args:
+        metrics: ``{dataset: {"resolution": resolution.json, "pairs": pairs.json,
+            "clustering": clustering.json}}`` (loaded JSON; any of the three may be absent).
+
+    Returns:
+        ``{macro_name: Number}``:
+
+        * resolution: ``<Ds><Est>SigmaX``, ``SigmaY`` (mm), ``SigmaE`` (sigma_E/E, %; not for a
+          network on a ``mono_energetic`` sample), and where fitted ``<Ds><Est>StochasticTerm`` (a, % sqrt(GeV)), ``ConstantTerm`` (b, %);
+        * pairs: ``<Ds><Clf>FOne`` (F1 with its 95 % bootstrap interval);
+        * clustering: ``<Ds><Method>TP`` and ``<Ds><Method>WR`` (%).
+    """
+    out: dict[str, Number] = {}
+    for ds, files in metrics.items():
+        res = files.get("resolution") or {}
+        for est, fits in (res.get("estimators") or {}).items():
+            for q, key, scale, unit in (
+                ("x", "SigmaX", 1.0, "mm"),
+                ("y", "SigmaY", 1.0, "mm"),
+                ("energy", "SigmaE", 100.0, "%"),
+            ):
+                if q == "energy" and res.get("mono_energetic") and est.startswith("nn"):
+                    continue  # trained on one beam energy, the network outputs it: no resolution
+                n = _fit_number(
+                    fits.get(q), scale, unit, f"{ds}: core Gaussian sigma of {q} residuals, {est}"
+                )
+                if n is not None:
+                    out[macro_name(ds, est, key)] = n
+            f = (res.get("resolution_function") or {}).get(est) or {}
+            if "error" not in f:
+                for term, key in (("a", "StochasticTerm"), ("b", "ConstantTerm")):
+                    if term in f and math.isfinite(f[term]):
+                        err = 100 * float(f.get(f"{term}_err", 0.0))
+                        out[macro_name(ds, est, key)] = Number(
+                            100 * float(f[term]),
+                            err,
+                            err,
+                            "%" if term == "b" else r"% sqrt(GeV)",
+                            f"{ds}: resolution function term {term}, {est}",
+                        )
+        pairs = files.get("pairs") or {}
+        for clf, m in (pairs.get("classifiers") or {}).items():
+            if "f1" not in m:
+                continue
+            f1 = float(m["f1"])
+            lo, hi = m.get("f1_ci", [f1, f1])
+            out[macro_name(ds, clf, "FOne")] = Number(
+                f1, f1 - float(lo), float(hi) - f1, "", f"{ds}: F1 on test pairs (95 % CI), {clf}"
+            )
+        clus = files.get("clustering") or {}
+        for method, m in (clus.get("methods") or {}).items():
+            for key in ("TP", "WR"):
+                if key in m and m[key] is not None:
+                    err = 100 * float(m.get(f"{key}_err", 0.0))
+                    out[macro_name(ds, method, key)] = Number(
+                        100 * float(m[key]),
+                        err,
+                        err,
+                        "%",
+                        f"{ds}: {key} of {method} ({clus.get('events_subset', 'all')} events)",
+                    )
+    return out
+
+
+def write_numbers_tex(
+    metrics: Mapping[str, Mapping[str, Any]], out_path: str | os.PathLike
+) -> dict[str, Number]:
+    """Write ``numbers.tex``: one ``\\newcommand`` per headline number (atomically).
+
+    Args:
+        metrics: as :func:`headline_numbers`.
+        out_path: output ``.tex`` file.
+
+    Returns:
+        the numbers written, by macro name.
+    """
+    numbers = headline_numbers(metrics)
+    lines = [
+        "% Generated by caloreco.report.numbers.write_numbers_tex from the metrics files: do not edit.",
+        "% Every macro is a number in math mode with its uncertainty; the unit is in the comment.",
+        "",
+    ]
+    for name in sorted(numbers):
+        n = numbers[name]
+        unit = f" [{n.unit}]" if n.unit else ""
+        lines.append(f"% {n.description}{unit}")
+        lines.append(f"\\newcommand{{\\{name}}}{{\\ensuremath{{{n.tex()}}}}}")
+    with atomic_path(out_path) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+    return numbers
+
+
+_MACRO = re.compile(
+    r"\\newcommand\{\\([A-Za-z]+)\}\{\\ensuremath\{([-0-9.]+)"
+    r"(?: \\pm ([0-9.]+)| \{\}_\{-([0-9.]+)\}\^\{\+([0-9.]+)\})\}\}"
+)
+
+
+def parse_numbers_tex(text: str) -> dict[str, tuple[float, float, float]]:
+    """Read back ``numbers.tex``: ``{macro: (value, err_lo, err_hi)}``."""
+    out = {}
+    for m in _MACRO.finditer(text):
+        name, value, sym, lo, hi = m.groups()
+        if sym is not None:
+            out[name] = (float(value), float(sym), float(sym))
+        else:
+            out[name] = (float(value), float(lo), float(hi))
+    return out

@@ -1,0 +1,210 @@
+# Input functions and settings of the figures rules (workflow/rules/figures.smk); no rules here.
+
+from functools import partial
+
+from caloreco.plotting.registry import FIGURES, figure_module
+from caloreco.provenance import notebook_imports
+
+STYLES = ["thesis", "talk"]
+NOTEBOOKS = ["dataset_overview", "model_review"]
+REPORT_DIR = Path(workflow.basedir) / "workflow/report"
+
+
+def metrics_targets(dataset):
+    """The metrics files of one dataset: what its analysis produces."""
+    d = dataset
+    targets = [f"results/{d}/metrics/simulation.json"]
+    if methods(d):
+        targets.append(f"results/{d}/metrics/clustering.json")
+    if "regression" in analyses(d):
+        targets.append(f"results/{d}/metrics/resolution.json")
+    if "pairs" in analyses(d):
+        targets.append(f"results/{d}/metrics/pairs.json")
+        targets.append(f"results/{d}/metrics/pairs_seeds.json")
+    return targets
+
+
+def notebook_path(wildcards):
+    return str(
+        Path(workflow.basedir) / f"workflow/notebooks/{wildcards.notebook}.ipynb"
+    )
+
+
+def style_file(wildcards):
+    return str(Path(workflow.basedir) / f"workflow/styles/{wildcards.style}.mplstyle")
+
+
+def has_truth(dataset):
+    """Whether the dataset's raw events carry per-cell truth (simulation, CSV, or all three
+    truth branches of a ROOT import)."""
+    ds = dataset_cfg(dataset)
+    if ds["source"] == "simulate" or "csv" in ds:
+        return True
+    branches = ds.get("root", {}).get("branches", {})
+    return all(b in branches for b in ("truth_cell", "truth_primary", "truth_energy"))
+
+
+def model_names(dataset):
+    """Trained models of a dataset (their history files feed the loss curves)."""
+    names = []
+    if "regression" in analyses(dataset):
+        names += [REGRESSOR_MODEL[n] for n in regressor_names(dataset)]
+    if "pairs" in analyses(dataset):
+        names += ["pair_classifier", "pair_tiny"]
+    return names
+
+
+def figure_kinds(dataset):
+    """The figures drawn for a dataset, by what it has (detector, truth, analyses)."""
+    ds = dataset_cfg(dataset)
+    kinds = []
+    if methods(dataset):
+        kinds.append("event_display")
+    if model_names(dataset):
+        kinds.append("loss_curves")
+    if "pairs" in analyses(dataset):
+        kinds += ["pair_scores", "roc", "f1"]
+    if preset(dataset) == "califa" and methods(dataset) and has_truth(dataset):
+        kinds += ["event_categories", "efficiency", "energy_spectra"]
+    if "regression" in analyses(dataset):
+        kinds += ["windows", "residuals"]
+        energy = ds.get("simulation", {}).get("energy", {})
+        if energy.get("distribution") != "fixed":  # one energy: no resolution function
+            kinds.append("resolution")
+        if ds.get("regression", {}).get("compare_absolute_position"):
+            kinds.append("abspos")
+    return kinds
+
+
+def display_methods(dataset):
+    """Clusterings shown side by side in the event display: the pair method and its NN
+    merge when there is one (the paper's comparison), else every method."""
+    merged = merge_methods(dataset)
+    if merged:
+        base = pair_method(dataset) if pair_method(dataset) in merged else merged[0]
+        return [base, f"{base}+nn"]
+    return methods(dataset)
+
+
+def abspos_reference(dataset):
+    """A perpendicular regression dataset of the same detector to compare stage 3 with."""
+    for d in DATASETS:
+        sim = dataset_cfg(d).get("simulation", {})
+        if (
+            d != dataset
+            and "regression" in analyses(d)
+            and dataset_cfg(d)["detector"] == dataset_cfg(dataset)["detector"]
+            and sim.get("incidence", "perpendicular") == "perpendicular"
+            and sim.get("energy", {}).get("distribution") != "fixed"
+        ):
+            return d
+    return None
+
+
+def figure_inputs(wildcards, kind):
+    """The input files of one figure, named as the figure function's arguments."""
+    d = wildcards.dataset
+    if kind not in figure_kinds(d):
+        raise ValueError(
+            f"figure {d}-{kind}: not drawn for this dataset; its figures are {figure_kinds(d)}"
+        )
+    res = f"results/{d}"
+    if kind == "event_display":
+        shown = display_methods(d)
+        return {
+            "raw": f"{res}/raw/chunk-000.root",
+            "cells": [f"{res}/clusters/{m}/cells-000.parquet" for m in shown],
+            "clusters": f"{res}/clusters/{shown[0]}/chunk-000.parquet",
+        }
+    if kind == "loss_curves":
+        return {"histories": [f"{res}/models/{m}.history.csv" for m in model_names(d)]}
+    if kind in ("pair_scores", "roc"):
+        return {
+            "scores": f"{res}/tables/pair_scores.parquet",
+            "metrics": f"{res}/metrics/pairs.json",
+        }
+    if kind == "f1":
+        return {
+            "metrics": f"{res}/metrics/pairs.json",
+            "seeds": f"{res}/metrics/pairs_seeds.json",
+        }
+    if kind == "event_categories":
+        return {"metrics": f"{res}/metrics/clustering.json"}
+    if kind == "efficiency":
+        return {
+            "primaries": f"{res}/tables/primaries.parquet",
+            "metrics": f"{res}/metrics/clustering.json",
+        }
+    if kind == "energy_spectra":
+        return {"primaries": f"{res}/tables/primaries.parquet"}
+    if kind == "windows":
+        return {"windows": window_files(wildcards)}
+    if kind == "residuals":
+        return {
+            "residuals": f"{res}/tables/residuals.parquet",
+            "metrics": f"{res}/metrics/resolution.json",
+        }
+    if kind == "resolution":
+        return {"metrics": f"{res}/metrics/resolution.json"}
+    if kind == "abspos":
+        out = {"metrics": f"{res}/metrics/resolution.json"}
+        ref = abspos_reference(d)
+        if ref:
+            out["reference"] = f"results/{ref}/metrics/resolution.json"
+        return out
+    raise ValueError(f"figure kind {kind!r}: no inputs defined")
+
+
+def figure_params(wildcards, kind):
+    """Keyword arguments of the figure function besides its inputs."""
+    d = wildcards.dataset
+    params = {"dataset": d}
+    if kind in ("efficiency", "energy_spectra"):
+        params["methods"] = scored_methods(d)
+    if kind == "abspos" and abspos_reference(d):
+        params["reference_dataset"] = abspos_reference(d)
+    return params
+
+
+def figure_names():
+    return [f"{d}-{k}" for d in DATASETS for k in figure_kinds(d)]
+
+
+def figure_files(style):
+    return expand(
+        "results/figures/{style}/{name}.{ext}",
+        style=style,
+        name=figure_names(),
+        ext=["pdf", "png"],
+    )
+
+
+def numbers_inputs(wildcards):
+    return [
+        f
+        for d in DATASETS
+        for f in metrics_targets(d)
+        if Path(f).stem in ("resolution", "pairs", "clustering")
+    ]
+
+
+def style_targets(style):
+    """The figures of one style, the numbers for the text and the figure index."""
+    return figure_files(style) + ["results/tex/numbers.tex", "results/figures/index.md"]
+
+
+def all_targets():
+    """Every dataset's raw chunks, QA figure and metrics, the figures of both styles, the
+    numbers, the index and the notebooks."""
+    targets = []
+    for d in DATASETS:
+        targets += expand("results/{d}/raw/chunk-{c}.root", d=d, c=chunks(d))
+        targets.append(f"results/{d}/qa/simulation.png")
+        targets += metrics_targets(d)
+    notebooks = expand(
+        "results/notebooks/{dataset}/{notebook}.{ext}",
+        dataset=DATASETS,
+        notebook=NOTEBOOKS,
+        ext=["ipynb", "html"],
+    )
+    return targets + style_targets("thesis") + style_targets("talk") + notebooks

@@ -1,0 +1,1 @@
+"""Torch networks (new networks of the imaging analyses live here)."""

@@ -36,10 +36,13 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--row-noise", type=float, default=0.0)
     parser.add_argument("--figures", action="store_true")
+    parser.add_argument(
+        "--ae", default="{}", help="autoencoder overrides as JSON, e.g. '{\"fast\": true}'"
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
 
-    from caloreco.imaging.anomaly import anomaly_analysis
+    from caloreco.imaging.anomaly import AnomalySettings, anomaly_analysis
     from caloreco.imaging.chunks import read_chunks, simulate_chunk
     from caloreco.io import atomic_path
 
@@ -64,8 +67,14 @@ def main() -> None:
     frames, pedestal = read_chunks(paths, require_truth=True)
     t_read = time.perf_counter() - t0
     t0 = time.perf_counter()
+    settings = AnomalySettings(autoencoder=json.loads(args.ae))
     metrics, art = anomaly_analysis(
-        frames, pedestal, seed=args.seed, device=args.device, log=lambda m: print(m, flush=True)
+        frames,
+        pedestal,
+        settings,
+        seed=args.seed,
+        device=args.device,
+        log=lambda m: print(m, flush=True),
     )
     t_ana = time.perf_counter() - t0
     wall = time.perf_counter() - t_start

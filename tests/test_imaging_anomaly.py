@@ -30,6 +30,7 @@ def test_autoencoder_shapes_and_any_size():
     ae = ConvAutoencoder((4, 8, 8), 2)
     x = torch.zeros(3, 1, 20, 36)
     assert ae(x).shape == (3, 1, 20, 36)
+    assert ConvAutoencoder((4, 8, 8), 2, fast=True)(x).shape == (3, 1, 20, 36)
     assert CropCNN(32, 1)(torch.zeros(5, 1, 32, 32), torch.zeros(5, 1)).shape == (5,)
     z, rec = CropAutoencoder(32, 6)(torch.zeros(2, 1, 32, 32))
     assert z.shape == (2, 6) and rec.shape == (2, 1, 32, 32)

@@ -105,9 +105,9 @@ class AnomalySettings:
     intensity_targets: tuple[float, ...] = (0.90, 0.93, 0.95)
     crop_size: int = 64
     crop_bin: int = 2
-    classifier_epochs: int = 150
+    classifier_epochs: int = 100
     dec_clusters: int = 2
-    dec_steps: int = 300
+    dec_steps: int = 200
     n_boot: int = 200
     energy_bins_kev: tuple[float, ...] | None = None
     n_examples: int = 4
@@ -328,19 +328,27 @@ def anomaly_analysis(
         r = z[sl] - rec
         loc = localised_score(r, sig, scale_ae)
         t_ae += time.perf_counter() - t1
-        maps = {
-            "nsigma": z[sl],
-            "ae_pixel": r,
-            "window": localised_score(z[sl], sig, scale_win),
-            "ae_local": loc,
-        }
         s_ae[sl] = loc
+        frame_max["ae_local"][sl] = loc.max(axis=(1, 2))
         light = frames.truth_light[sl]
         absorbed[0] += float((rec * pedestal.rms)[light > 0].sum())
         absorbed[1] += float(light.sum())
+        # the other maps and the curves are needed on the test frames only
+        t_sel = np.flatnonzero(te[sl])
+        if t_sel.size == 0:
+            continue
+        maps = {
+            "nsigma": z[sl][t_sel],
+            "ae_pixel": r[t_sel],
+            "window": localised_score(z[sl][t_sel], sig, scale_win),
+            "ae_local": loc[t_sel],
+        }
+        rows = s + t_sel
         for m, v in maps.items():
-            frame_max[m][sl] = v.max(axis=(1, 2))
-            hist[m][0][sl], hist[m][1][sl] = M.threshold_histograms(v, light, SCORE_EDGES)
+            frame_max[m][rows] = v.max(axis=(1, 2))
+            hist[m][0][rows], hist[m][1][rows] = M.threshold_histograms(
+                v, light[t_sel], SCORE_EDGES
+            )
     say(f"score maps of {n} frames: autoencoder + windows {n / t_ae:.1f} frames/s")
     lap("score_maps")
 
@@ -412,7 +420,7 @@ def anomaly_analysis(
         )
     rs, rk, rt = roi_mask_stats(labels[sel_test] >= 0, frames.truth_light[sel_test])
     roi_point = M.selection_point(rs, rk, rt, npx, rng, settings.n_boot)
-    grid = np.array([0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0])
+    grid = np.array([0.5, 1.0, 2.0, 3.0, 5.0])
     roi_curve = {"t_low": grid.tolist(), "area_discarded": [], "intensity_kept": []}
     s_te = s_ae[sel_test].astype(np.float32)
     for tl in grid:
@@ -586,6 +594,7 @@ def _er_nr(matched, regions, sub, labels, pixel_mm, settings, seed, device, say,
         patience=30,
         seed=seed,
         device=device,
+        log=say,
     )
     p_cnn = predict_crop_classifier(model, X["test"], S["test"])
     feats = {
@@ -664,11 +673,13 @@ def _er_nr(matched, regions, sub, labels, pixel_mm, settings, seed, device, say,
 def _examples(frames, sub, s_ae, labels, te, signal, e_lab, e_names, k):
     """A few test frames for the displays: raw, pedestal-subtracted, localised error, truth, ROIs."""
     pick = []
-    for name in e_names[:: max(1, len(e_names) // max(k, 1))]:
+    chosen = [
+        e_names[i] for i in np.unique(np.linspace(0, len(e_names) - 1, k).round().astype(int))
+    ]
+    for name in chosen if e_names else []:
         idx = np.flatnonzero(te & signal & (e_lab == name))
         if idx.size:
             pick.append(int(idx[0]))
-    pick = pick[:k]
     idx = np.asarray(pick, np.int64)
     return {
         "event": frames.event[idx],

@@ -68,10 +68,8 @@ class ImageFrames:
         if self.recoil_offsets is not None:
             counts = np.diff(self.recoil_offsets)[idx]
             off = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-            take = np.concatenate(
-                [np.arange(self.recoil_offsets[i], self.recoil_offsets[i + 1]) for i in idx]
-                or [np.zeros(0, np.int64)]
-            ).astype(np.int64)
+            starts = self.recoil_offsets[idx]
+            take = np.repeat(starts - off[:-1], counts) + np.arange(off[-1])
             rec = {k: v[take] for k, v in self.recoils.items()}
         return ImageFrames(
             self.event[idx],

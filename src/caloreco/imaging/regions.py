@@ -60,7 +60,10 @@ def roi_labels(
     if min_pixels > 1:
         keep &= np.bincount(lab.ravel(), minlength=n + 1)[1:] >= min_pixels
     # frame of each component and its rank inside the frame
-    f_of = np.array([sl[0].start for sl in ndimage.find_objects(lab)], np.int64)
+    # ndimage.label numbers components in scan order, so the labels of frame f form one
+    # contiguous range ending at the largest label met up to that frame
+    last = np.maximum.accumulate(lab.reshape(lab.shape[0], -1).max(axis=1))
+    f_of = np.searchsorted(last, np.arange(1, n + 1), side="left").astype(np.int64)
     kept = np.flatnonzero(keep)
     local = np.full(n + 1, -1, np.int64)
     if kept.size:

@@ -3,7 +3,8 @@
 The input is a pedestal-subtracted frame divided by the per-pixel pedestal RMS (so a pedestal
 pixel is about N(0, 1)), clipped to +-``clip`` (bright tracks would otherwise dominate the
 activations; the residual is taken on the unclipped frame). Three stride-2 convolutions bring it
-to a ``latent``-channel map at 1/8 of the resolution, three transposed convolutions bring it back.
+to a ``latent``-channel map at 1/8 of the resolution (4 x 1/64 of the input's numbers: the
+bottleneck), three transposed convolutions bring it back (see :class:`ConvAutoencoder`).
 The network is translation-invariant and size-agnostic (any H, W; frames are reflect-padded to a
 multiple of 8 and cropped back).
 
@@ -50,6 +51,7 @@ class AutoencoderConfig:
 
     channels: tuple[int, int, int] = (4, 12, 12)
     latent: int = 4
+    fast: bool = False
     clip: float = 10.0
     patch: int = 64
     patches_per_frame: int = 6
@@ -70,13 +72,42 @@ class AutoencoderConfig:
 
 
 class ConvAutoencoder(nn.Module):
-    """conv(1->c1) -> [conv stride 2] x 3 -> latent map at 1/8 -> [transposed conv] x 3 -> conv."""
+    """Encoder to a ``latent``-channel map at 1/8 of the resolution, decoder back to one channel.
 
-    def __init__(self, channels: Sequence[int] = (8, 16, 16), latent: int = 4) -> None:
+    Default design: conv 3 x 3 (1 -> c1) at full resolution, three stride-2 convolutions, three
+    stride-2 transposed convolutions, conv 3 x 3 (c1 -> 1). ``fast=True`` drops the two
+    full-resolution convolutions (the first layer is a 4 x 4 stride-2 conv, the last a stride-2
+    transposed conv): about 4 x faster on a CPU (9 instead of 35 ms per 256^2 frame), but its
+    only path to full resolution is a learned upsampling, and trained long enough on white
+    noise it learns a low-pass reconstruction that also reconstructs (absorbs) diffuse spots:
+    37 % of the signal light in the default study against 0.1 % for the default design.
+    """
+
+    def __init__(
+        self, channels: Sequence[int] = (4, 12, 12), latent: int = 4, fast: bool = False
+    ) -> None:
         super().__init__()
         c1, c2, c3 = (int(c) for c in channels)
-        self.config = {"channels": [c1, c2, c3], "latent": int(latent)}
+        self.config = {"channels": [c1, c2, c3], "latent": int(latent), "fast": bool(fast)}
         act = nn.LeakyReLU(0.1)
+        if fast:
+            self.encoder = nn.Sequential(
+                nn.Conv2d(1, c1, 4, stride=2, padding=1),
+                act,
+                nn.Conv2d(c1, c2, 3, stride=2, padding=1),
+                act,
+                nn.Conv2d(c2, c3, 3, stride=2, padding=1),
+                act,
+                nn.Conv2d(c3, latent, 3, padding=1),
+            )
+            self.decoder = nn.Sequential(
+                nn.ConvTranspose2d(latent, c2, 4, stride=2, padding=1),
+                act,
+                nn.ConvTranspose2d(c2, c1, 4, stride=2, padding=1),
+                act,
+                nn.ConvTranspose2d(c1, 1, 4, stride=2, padding=1),
+            )
+            return
         self.encoder = nn.Sequential(
             nn.Conv2d(1, c1, 3, padding=1),
             act,
@@ -152,7 +183,7 @@ def train_autoencoder(
     val = torch.from_numpy(
         _patches(z_val, max(16, n_val * config.patches_per_frame), config.patch, rng)
     )
-    model = ConvAutoencoder(config.channels, config.latent).to(dev)
+    model = ConvAutoencoder(config.channels, config.latent, config.fast).to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     best, best_loss, history = None, np.inf, []
     for epoch in range(config.epochs):
@@ -221,7 +252,9 @@ def load_autoencoder(path: str | os.PathLike) -> tuple[ConvAutoencoder, dict[str
     if not path.is_file():
         raise ValueError(f"{path}: no such checkpoint")
     ck = torch.load(path, map_location="cpu", weights_only=True)
-    model = ConvAutoencoder(ck["config"]["channels"], ck["config"]["latent"])
+    model = ConvAutoencoder(
+        ck["config"]["channels"], ck["config"]["latent"], ck["config"].get("fast", False)
+    )
     model.load_state_dict(ck["state_dict"])
     model.eval()
     return model, ck["meta"]

@@ -81,14 +81,19 @@ def train_crop_classifier(
     *,
     epochs: int = 40,
     patience: int = 8,
-    batch_size: int = 64,
+    min_epochs: int = 20,
+    batch_size: int = 32,
     lr: float = 2e-3,
     width: int = 8,
     seed: int = 0,
     device: str | torch.device = "auto",
     log: Callable[[str], Any] | None = None,
 ) -> tuple[CropCNN, list[dict[str, float]]]:
-    """Train :class:`CropCNN` (labels 0/1); flips and 90-degree rotations augment the crops."""
+    """Train :class:`CropCNN` (labels 0/1); flips and 90-degree rotations augment the crops.
+
+    The best validation epoch is looked for only from ``min_epochs`` on (a small validation set
+    otherwise often prefers the untrained network of the first epoch), and training stops after
+    ``patience`` epochs without improvement."""
     xt = _check(crops_train, "crops_train", 3)
     xv = _check(crops_val, "crops_val", 3)
     st = _check(scalars_train, "scalars_train", 2)
@@ -132,6 +137,8 @@ def train_crop_classifier(
         hist.append({"epoch": epoch, "train_loss": total / perm.size, "val_loss": vl})
         if log:
             log(f"crop classifier epoch {epoch}: train {total / perm.size:.4f} val {vl:.4f}")
+        if epoch + 1 < min(min_epochs, epochs):
+            continue
         if vl < best_loss - 1e-6:
             best_loss, best, wait = vl, copy.deepcopy(model.state_dict()), 0
         else:

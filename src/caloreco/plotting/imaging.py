@@ -174,10 +174,12 @@ def intensity_area(
             c = meth.get(name, {}).get("curve")
             if not c:
                 continue
+            # the window control is dashed: where the network adds nothing it lies under ae_local
             ax.plot(
                 100 * np.asarray(c["area_discarded"]),
                 100 * np.asarray(c["intensity_kept"]),
                 color=IMAGING_COLORS.get(name),
+                ls="--" if name == "window" else "-",
                 label=IMAGING_LABELS.get(name, name),
             )
         roi = meth.get("ae_roi")
@@ -360,7 +362,7 @@ def er_nr_performance(
             ax.set_ylabel(f"ER / NR {yl}")
             ax.axhline(0.5, color="0.7", lw=0.6, ls=":")
             ax.set_ylim(0.3, 1.02)
-        axes[0, 0].legend(loc="lower right", fontsize="x-small")
+        axes[0, 0].legend(loc="upper left", fontsize="x-small")
     return save(fig, outputs)
 
 

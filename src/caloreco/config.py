@@ -56,6 +56,8 @@ def _cross_check(config: Mapping[str, Any]) -> None:
                 f"defined: {sorted(detectors)}"
             )
         preset = detectors[ds["detector"]]["preset"]
+        if _check_imaging(where, ds, preset):
+            continue  # camera images: none of the hit checks below apply
         src = ds["source"]
         if src == "simulate":
             for key in ("events_per_chunk", "simulation"):
@@ -91,6 +93,168 @@ def _cross_check(config: Mapping[str, Any]) -> None:
             )
         if "regression" in ds.get("analyses", []) and preset != "ecal":
             raise ConfigError(f"config key {where}.analyses: 'regression' needs an ecal detector")
+
+
+#: keys of a dataset that only camera images (the camera_tpc preset) use, and only hits use
+_IMAGING_KEYS = ("frames_per_chunk", "images", "cygno", "cygno_export", "anomaly")
+_HIT_KEYS = ("events_per_chunk", "simulation", "csv", "root", "regression", "pairs")
+
+
+def _check_imaging(where: str, ds: Mapping[str, Any], preset: str) -> bool:
+    """Cross-checks of imaging datasets (camera_tpc) and of the imaging keys of the others.
+
+    Returns:
+        True for a camera_tpc dataset (checked here), False for a hit dataset (checked to use no
+        imaging key, source or analysis).
+    """
+    analyses = ds.get("analyses", [])
+    methods = set(ds.get("clustering", {}))
+    src = ds["source"]
+    if preset != "camera_tpc":
+        if "anomaly" in analyses:
+            raise ConfigError(
+                f"config keys {where}.analyses and {where}.detector: 'anomaly' needs camera "
+                f"images (a camera_tpc detector); {ds['detector']!r} is a {preset!r}"
+            )
+        if src == "cygno":
+            raise ConfigError(
+                f"config keys {where}.source and {where}.detector: 'cygno' files hold camera "
+                f"images; {ds['detector']!r} is a {preset!r}, not a camera_tpc"
+            )
+        if "cygno" in methods:
+            raise ConfigError(
+                f"config keys {where}.clustering.cygno and {where}.detector: the CYGNO "
+                f"reconstruction clusters camera images; {ds['detector']!r} is a {preset!r}"
+            )
+        used = [k for k in _IMAGING_KEYS if k in ds]
+        if used:
+            raise ConfigError(
+                f"config keys {where}.{used[0]} and {where}.detector: {used[0]!r} is a key of "
+                f"camera_tpc datasets; {ds['detector']!r} is a {preset!r}"
+            )
+        return False
+    hit_analyses = [a for a in analyses if a in ("regression", "pairs")]
+    if hit_analyses:
+        raise ConfigError(
+            f"config keys {where}.analyses and {where}.detector: {hit_analyses[0]!r} needs hit "
+            f"data (an ecal or califa detector); {ds['detector']!r} is a camera_tpc, whose "
+            "analysis is 'anomaly'"
+        )
+    used = [k for k in _HIT_KEYS if k in ds]
+    if used:
+        raise ConfigError(
+            f"config keys {where}.{used[0]} and {where}.detector: {used[0]!r} is a key of hit "
+            f"datasets; camera_tpc datasets use frames_per_chunk, images, cygno, anomaly"
+        )
+    if methods - {"cygno"}:
+        raise ConfigError(
+            f"config keys {where}.clustering and {where}.detector: camera images are clustered "
+            f"by 'cygno' (CYGNO's reconstruction) only, got {sorted(methods)}"
+        )
+    if src == "simulate":
+        if "frames_per_chunk" not in ds:
+            raise ConfigError(
+                f"config key {where}.frames_per_chunk: required for source 'simulate'"
+            )
+        if "files" in ds or "cygno" in ds:
+            raise ConfigError(
+                f"config keys {where}.source and {where}.files/cygno: a simulated dataset reads "
+                "no files"
+            )
+        energy = ds.get("images", {}).get("recoils", {}).get("energy")
+        if energy is not None:
+            _check_recoil_energy(f"{where}.images.recoils.energy", energy)
+        images = ds.get("images", {})
+        height, width = images.get("height", 256), images.get("width", 256)
+        rebin = ds.get("clustering", {}).get("cygno", {}).get("rebin", 4)
+        if "cygno" in methods and (height % rebin or width % rebin):
+            raise ConfigError(
+                f"config keys {where}.images and {where}.clustering.cygno.rebin: frames of "
+                f"{height} x {width} pixels are not a multiple of the rebin {rebin}"
+            )
+        patch = ds.get("anomaly", {}).get("autoencoder", {}).get("patch", 64)
+        if "anomaly" in analyses and patch > min(height, width):
+            raise ConfigError(
+                f"config keys {where}.anomaly.autoencoder.patch and {where}.images: training "
+                f"patches of {patch} pixels do not fit frames of {height} x {width}"
+            )
+    elif src == "cygno":
+        if "files" not in ds or "cygno" not in ds:
+            raise ConfigError(
+                f"config keys {where}.files and {where}.cygno.pedestal: required for source "
+                "'cygno' (the run files and their pedestal run or pedmap)"
+            )
+        files, ped = ds["files"], ds["cygno"]["pedestal"]
+        if isinstance(ped, list) and len(ped) not in (1, len(files)):
+            raise ConfigError(
+                f"config keys {where}.cygno.pedestal and {where}.files: one pedestal for all "
+                f"{len(files)} files or one per file, got {len(ped)}"
+            )
+        if ds["chunks"] % len(files):
+            raise ConfigError(
+                f"config keys {where}.chunks and {where}.files: {ds['chunks']} chunks cannot be "
+                f"spread evenly over {len(files)} files"
+            )
+        if ds["chunks"] > len(files) and "frames_per_chunk" not in ds:
+            raise ConfigError(
+                f"config keys {where}.frames_per_chunk and {where}.chunks: splitting each file "
+                "into several chunks needs frames_per_chunk"
+            )
+        if "images" in ds:
+            raise ConfigError(
+                f"config keys {where}.images and {where}.source: 'images' describes simulated "
+                "frames; imported frames take their size from the files (cygno.crop)"
+            )
+        if "anomaly" in analyses:
+            raise ConfigError(
+                f"config keys {where}.analyses and {where}.source: the anomaly metrics need the "
+                "truth of simulated frames (source 'simulate'); CYGNO files carry none"
+            )
+        if ds.get("cygno_export", {}).get("enabled"):
+            raise ConfigError(
+                f"config keys {where}.cygno_export and {where}.source: only simulated runs are "
+                "exported"
+            )
+    else:
+        raise ConfigError(
+            f"config keys {where}.source and {where}.detector: a camera_tpc dataset is simulated "
+            f"or read from CYGNO files (source 'simulate' or 'cygno'), got {src!r}"
+        )
+    fractions = ds.get("split", {}).get("fractions")
+    if "anomaly" in analyses and fractions is not None and not abs(sum(fractions) - 1) < 1e-6:
+        raise ConfigError(
+            f"config key {where}.split.fractions: expected a sum of 1, got {fractions}"
+        )
+    return True
+
+
+def _check_recoil_energy(where: str, energy: Mapping[str, Any]) -> None:
+    dist = energy["distribution"]
+    needs = {
+        "lines": ("values_kev",),
+        "uniform": ("min_kev", "max_kev"),
+        "loguniform": ("min_kev", "max_kev"),
+        "exponential": ("min_kev", "max_kev", "slope_kev"),
+    }[dist]
+    missing = [k for k in needs if k not in energy]
+    if missing:
+        raise ConfigError(f"config key {where}.{missing[0]}: required for distribution {dist!r}")
+    extra = sorted(
+        set(energy)
+        - {"distribution", *needs}
+        - ({"weights", "balanced"} if dist == "lines" else set())
+    )
+    if extra:
+        raise ConfigError(f"config key {where}.{extra[0]}: not used by distribution {dist!r}")
+    if dist == "lines":
+        w = energy.get("weights")
+        if w is not None and len(w) != len(energy["values_kev"]):
+            raise ConfigError(
+                f"config keys {where}.weights and {where}.values_kev: one weight per line "
+                f"expected, got {len(w)} for {len(energy['values_kev'])}"
+            )
+    elif not energy["min_kev"] < energy["max_kev"]:
+        raise ConfigError(f"config keys {where}.min_kev and {where}.max_kev: expected min < max")
 
 
 def with_defaults(defaults: Mapping[str, Any], cfg: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -221,6 +221,8 @@ def import_cygno(
     crop: Sequence[int] | None = None,
     pixel_mm: float = 0.152,
     max_pedestal_frames: int = 200,
+    exclude: Sequence[int] = (),
+    extra_info: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Convert frames of a CYGNO run (plus its pedestal) into one raw-contract chunk file.
 
@@ -232,6 +234,8 @@ def import_cygno(
             :func:`read_cygno_frames`).
         pixel_mm: pixel pitch on the GEM plane (LIME 0.152 mm), stored in the run info.
         max_pedestal_frames: frames of a pedestal run used for the maps.
+        exclude: event numbers of the data run to skip (CYGNO's ``excImages``).
+        extra_info: further JSON-able entries of the run info (e.g. the dataset name).
 
     Returns:
         The run info written (JSON-able): source files, frames, shape, pedestal frames.
@@ -244,7 +248,7 @@ def import_cygno(
 
     if not Path(pedestal_path).is_file():
         raise InputError(f"{pedestal_path}: pedestal file does not exist (needed for {data_path})")
-    runs, events, images = read_cygno_frames(data_path, first, max_frames, crop)
+    runs, events, images = read_cygno_frames(data_path, first, max_frames, crop, exclude)
     ped = read_cygno_pedestal(pedestal_path, max_pedestal_frames, crop)
     if ped.shape != images.shape[1:]:
         raise InputError(
@@ -259,7 +263,7 @@ def import_cygno(
         kind=np.full(n, -1, np.int8),
         energy_kev=np.zeros(n, np.float32),
     )
-    info = {
+    info = dict(extra_info or {}) | {
         "source": "cygno",
         "data_file": str(data_path),
         "pedestal_file": str(pedestal_path),

@@ -46,6 +46,7 @@ __all__ = [
     "RecoilSpec",
     "recoil_spec_from_config",
     "simulate_camera",
+    "simulate_pedestal_run",
     "simulate_frames",
 ]
 
@@ -146,6 +147,23 @@ def recoil_spec_from_config(block: Mapping[str, Any] | None) -> RecoilSpec:
     return RecoilSpec(**block)
 
 
+def simulate_pedestal_run(
+    cam: CameraTPC, seed: int, n_pedestal_frames: int = 100
+) -> tuple[PedestalMaps, np.ndarray]:
+    """The true pedestal maps of the run's camera and the frames of its pedestal run (GEM off).
+
+    Returns:
+        ``(true_maps, frames)``, frames uint16 (n_pedestal_frames, H, W): what
+        :func:`simulate_camera` measures its maps on, and what a pedestal run file holds.
+    """
+    if n_pedestal_frames < 2:
+        raise ValueError(f"n_pedestal_frames: expected >= 2, got {n_pedestal_frames}")
+    true_maps = camera_pedestal(cam, np.random.default_rng(np.random.SeedSequence([seed, 0])))
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 2]))
+    frames = pedestal_frames(true_maps, n_pedestal_frames, rng, cam.row_noise, cam.max_counts)
+    return true_maps, frames
+
+
 def simulate_camera(
     cam: CameraTPC, seed: int, n_pedestal_frames: int = 100
 ) -> tuple[PedestalMaps, PedestalMaps]:
@@ -154,11 +172,7 @@ def simulate_camera(
     Returns:
         ``(true_maps, measured_maps)``; the reconstruction uses the measured ones, as in data.
     """
-    if n_pedestal_frames < 2:
-        raise ValueError(f"n_pedestal_frames: expected >= 2, got {n_pedestal_frames}")
-    true_maps = camera_pedestal(cam, np.random.default_rng(np.random.SeedSequence([seed, 0])))
-    rng = np.random.default_rng(np.random.SeedSequence([seed, 2]))
-    frames = pedestal_frames(true_maps, n_pedestal_frames, rng, cam.row_noise, cam.max_counts)
+    true_maps, frames = simulate_pedestal_run(cam, seed, n_pedestal_frames)
     return true_maps, pedestal_from_frames(frames, max_frames=n_pedestal_frames)
 
 

@@ -72,9 +72,11 @@ def image_display(
     outputs: Sequence[str | os.PathLike],
     pixel_mm: float = 0.152,
     n: int | None = None,
+    dataset: str | None = None,
 ):
     """One row per example frame: raw counts, pedestal-subtracted counts, the localised
-    autoencoder error with the regions of interest outlined, and the true signal light.
+    autoencoder error with the regions of interest outlined, and the true signal light
+    (``dataset``, if given, is named in the first panel's title).
 
     Returns:
         the figure (4 columns of images, one row per frame).
@@ -131,7 +133,8 @@ def image_display(
                         origin="lower",
                     )
                 if i == 0:
-                    ax.set_title(titles[j], fontsize="small")
+                    title = titles[j] if (j or not dataset) else f"{dataset}: {titles[j]}"
+                    ax.set_title(title, fontsize="small")
                 ax.tick_params(labelsize="x-small")
                 if j == 0:
                     ax.set_ylabel("y [mm]", fontsize="small")
@@ -154,10 +157,11 @@ def intensity_area(
     outputs: Sequence[str | os.PathLike],
     methods: Sequence[str] = ("nsigma", "window", "ae_local"),
     area_range: tuple[float, float] = (95.0, 100.0),
+    dataset: str | None = None,
 ):
     """Signal intensity kept vs image area discarded (both in %) on the test signal frames:
     one curve per score map, the regions-of-interest curve and point, the classical chain's
-    point and the published CYGNO point with its errors.
+    point and the published CYGNO point with its errors (``dataset`` named in the corner).
 
     Returns:
         the figure; one line per method in ``methods``, markers for the points.
@@ -235,9 +239,8 @@ def intensity_area(
         ax.set_xlabel("image area discarded [%]")
         ax.set_ylabel("signal intensity kept [%]")
         ax.legend(loc="lower left", fontsize="small")
-        annotate(
-            ax, f"{m.get('shape', ['?', '?'])[0]}$^2$ px crops, one recoil per frame", "upper right"
-        )
+        crops = f"{m.get('shape', ['?', '?'])[0]}$^2$ px crops, one recoil per frame"
+        annotate(ax, f"{dataset}: {crops}" if dataset else crops, "upper right")
     return save(fig, outputs)
 
 
@@ -248,9 +251,11 @@ def roc(
     outputs: Sequence[str | os.PathLike],
     energy: str | None = None,
     methods: Sequence[str] = ("nsigma", "window", "ae_local", "classical_reco"),
+    dataset: str | None = None,
 ):
     """Left: ROC curves of signal frames of one energy (default the lowest) against frames
-    without a recoil; right: ROC AUC vs energy per method (from the metrics).
+    without a recoil; right: ROC AUC vs energy per method (from the metrics); ``dataset``
+    named in the corner.
 
     Returns:
         the figure (two panels).
@@ -302,6 +307,7 @@ def roc(
         ax.set_xscale("log")
         ax.set_xlabel("visible energy [keV]")
         ax.set_ylabel("ROC AUC")
+        annotate(ax, dataset, "lower right")
     return save(fig, outputs)
 
 
@@ -310,9 +316,11 @@ def er_nr_performance(
     style: str | os.PathLike,
     outputs: Sequence[str | os.PathLike],
     classifiers: Sequence[str] = ("cnn", "gbdt", "shape_cut"),
+    dataset: str | None = None,
 ):
     """ER / NR accuracy (left) and ROC AUC (right) vs visible energy, per classifier, on the
-    test regions; the DEC purity per energy as open circles on the accuracy panel.
+    test regions; the DEC purity per energy as open circles on the accuracy panel
+    (``dataset`` named in the corner).
 
     Returns:
         the figure (two panels).
@@ -363,6 +371,7 @@ def er_nr_performance(
             ax.axhline(0.5, color="0.7", lw=0.6, ls=":")
             ax.set_ylim(0.3, 1.02)
         axes[0, 0].legend(loc="upper left", fontsize="x-small")
+        annotate(axes[0, 1], dataset, "lower right")
     return save(fig, outputs)
 
 

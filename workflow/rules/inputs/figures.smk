@@ -13,6 +13,8 @@ REPORT_DIR = Path(workflow.basedir) / "workflow/report"
 def metrics_targets(dataset):
     """The metrics files of one dataset: what its analysis produces."""
     d = dataset
+    if is_imaging(d):
+        return imaging_metrics_targets(d)
     targets = [f"results/{d}/metrics/simulation.json"]
     if methods(d):
         targets.append(f"results/{d}/metrics/clustering.json")
@@ -56,6 +58,8 @@ def model_names(dataset):
 
 def figure_kinds(dataset):
     """The figures drawn for a dataset, by what it has (detector, truth, analyses)."""
+    if is_imaging(dataset):
+        return imaging_figure_kinds(dataset)
     ds = dataset_cfg(dataset)
     kinds = []
     if methods(dataset):
@@ -108,6 +112,8 @@ def figure_inputs(wildcards, kind):
         raise ValueError(
             f"figure {d}-{kind}: not drawn for this dataset; its figures are {figure_kinds(d)}"
         )
+    if is_imaging(d):
+        return imaging_figure_inputs(wildcards, kind)
     res = f"results/{d}"
     if kind == "event_display":
         shown = display_methods(d)
@@ -159,6 +165,8 @@ def figure_params(wildcards, kind):
     """Keyword arguments of the figure function besides its inputs."""
     d = wildcards.dataset
     params = {"dataset": d}
+    if is_imaging(d):
+        params |= imaging_figure_params(d, kind)
     if kind in ("efficiency", "energy_spectra"):
         params["methods"] = scored_methods(d)
     if kind == "abspos" and abspos_reference(d):
@@ -184,7 +192,7 @@ def numbers_inputs(wildcards):
         f
         for d in DATASETS
         for f in metrics_targets(d)
-        if Path(f).stem in ("resolution", "pairs", "clustering")
+        if Path(f).stem in ("resolution", "pairs", "clustering", "anomaly")
     ]
 
 
@@ -201,6 +209,7 @@ def all_targets():
         targets += expand("results/{d}/raw/chunk-{c}.root", d=d, c=chunks(d))
         targets.append(f"results/{d}/qa/simulation.png")
         targets += metrics_targets(d)
+        targets += imaging_targets(d)
     notebooks = expand(
         "results/notebooks/{dataset}/{notebook}.{ext}",
         dataset=DATASETS,

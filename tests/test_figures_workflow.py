@@ -35,6 +35,10 @@ def test_every_dataset_has_its_figures_in_both_styles(test_run, config):
         names = {p.stem for p in (figures / style).glob("*.pdf")}
         for ds, spec in config["datasets"].items():
             expected = {f"{ds}-event_display", f"{ds}-loss_curves"}
+            if "anomaly" in spec["analyses"]:  # camera images: no hit display
+                expected = {
+                    f"{ds}-{k}" for k in ("image_display", "intensity_area", "anomaly_roc", "er_nr")
+                } | {f"{ds}-loss_curves"}
             if "regression" in spec["analyses"]:
                 expected |= {f"{ds}-windows", f"{ds}-residuals", f"{ds}-resolution"}
             if "pairs" in spec["analyses"]:
@@ -102,6 +106,23 @@ def test_numbers_tex_equals_the_metrics(test_run, config):
             for method, m in clus["methods"].items():
                 close(macros[macro_name(ds, method, "TP")], m["TP"], m["TP_err"], 100)
                 checked += 1
+        if (metrics / "anomaly.json").exists():
+            ano = json.loads((metrics / "anomaly.json").read_text())
+            for sel, v in ano["selection"]["methods"].items():
+                kept = v.get("kept_at_area", {}).get("0.978")
+                if kept and kept["value"] is not None and kept["err"]:
+                    close(
+                        macros[macro_name(ds, sel, "KeptAtCygnoArea")],
+                        kept["value"],
+                        kept["err"],
+                        100,
+                    )
+                    checked += 1
+            for clf, acc in ano["er_nr"].get("overall", {}).items():
+                if acc["accuracy_err"]:
+                    got = macros[macro_name(ds, clf, "ErNrAccuracy")]
+                    close(got, acc["accuracy"], acc["accuracy_err"], 100)
+                    checked += 1
     assert checked >= 10
 
 

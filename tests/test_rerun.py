@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import yaml
 
+from caloreco.imaging.rawio import read_images
 from caloreco.io.raw import read_raw
 
 from conftest import (
@@ -128,8 +129,15 @@ def test_package_edit_reruns_exactly_the_rules_that_use_it(test_run):
 def test_random_stream_edit_resimulates_every_dataset(test_run):
     updates = _planned_after_edit(test_run, "seeds.py")
     simulated = {p for rule, p in updates if rule == "simulate"}
-    expected = {str(p.relative_to(test_run)) for p in test_run.glob("results/*/raw/chunk-*.root")}
+    # camera images draw their streams in caloreco.imaging.simulate, not from caloreco.seeds
+    imaging = {n for n, ds in base_config()["datasets"].items() if "frames_per_chunk" in ds}
+    expected = {
+        str(p.relative_to(test_run))
+        for p in test_run.glob("results/*/raw/chunk-*.root")
+        if p.parts[-3] not in imaging
+    }
     assert simulated == expected and len(expected) == 6
+    assert not {p for rule, p in updates if rule == "simulate_images"}
 
 
 def test_clustering_metrics_edit_reruns_only_the_scoring_and_its_readers(test_run):
@@ -203,8 +211,9 @@ def test_interrupted_run_completes_with_identical_results(tmp_path, test_run):
     proc.wait()
     assert reached, "the run ended before any training started: nothing was interrupted"
     # no half-written outputs: every raw file that exists is complete
+    imaging = {n for n, ds in base_config()["datasets"].items() if "frames_per_chunk" in ds}
     for f in work.glob("results/*/raw/*.root"):
-        read_raw(f)
+        read_images(f) if f.parts[-3] in imaging else read_raw(f)
     # a hard kill leaves Snakemake's lock behind; --unlock is the documented recovery
     run_copy(work, "--configfile", "test.yaml", "--unlock")
     run_copy(work, "--configfile", "test.yaml", "--cores", "2", "all")
@@ -230,6 +239,9 @@ def test_dag_with_200_chunks_per_dataset(tmp_path):
         parts = line.split()
         if len(parts) == 2 and parts[1].isdigit():
             counts[parts[0]] = int(parts[1])
-    assert counts["simulate"] == 200 * len(cfg["datasets"])
+    imaging = [ds for ds in cfg["datasets"].values() if "frames_per_chunk" in ds]
+    assert counts["simulate"] == 200 * (len(cfg["datasets"]) - len(imaging))
+    assert counts["simulate_images"] == 200 * len(imaging)
+    assert counts["cluster_images"] == 200 * len(imaging)
     assert counts["windows"] == 400
     assert counts["cluster"] == 200 * (1 + 1 + 2)

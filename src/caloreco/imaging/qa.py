@@ -210,7 +210,6 @@ def summarize_images(
     infos: Sequence[Mapping[str, Any]],
     pedestal: PedestalMaps,
     true_pedestal: PedestalMaps | None = None,
-    file_bytes: int | None = None,
 ) -> dict[str, Any]:
     """The numbers of simulation.json for an imaging dataset.
 
@@ -218,7 +217,6 @@ def summarize_images(
         stats: :func:`combine_image_stats` of every chunk.
         infos: the run info of every chunk (:func:`caloreco.imaging.rawio.read_image_run_info`).
         pedestal: the measured pedestal maps; true_pedestal: the simulation's true maps.
-        file_bytes: total size of the raw chunks.
 
     Returns:
         ``frames``, ``frames_by_kind``, ``shape``, ``pixel_mm``, ``pedestal`` (level, RMS
@@ -274,8 +272,6 @@ def summarize_images(
         "noise_sigmas": _noise(stats),
         "units": {"energy": "keV (visible)", "length": "mm", "light": "camera counts"},
     }
-    if file_bytes is not None:
-        out["file_bytes"] = int(file_bytes)
     if all(s is not None for s in seconds) and sum(seconds) > 0:
         out["simulation_seconds"] = float(sum(seconds))
         out["frames_per_second"] = float(kinds.size / sum(seconds))

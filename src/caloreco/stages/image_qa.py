@@ -57,11 +57,11 @@ def run(
     pedestal = read_pedestal(first)
     simulated = infos[0].get("source") == "simulate"  # imported data has no true maps
     true_ped = read_pedestal(first, true_maps=True) if simulated else None
-    summary = summarize_images(
-        stats, infos, pedestal, true_ped, sum(os.path.getsize(p) for p in raw_paths)
-    )
+    summary = summarize_images(stats, infos, pedestal, true_ped)
     summary["dataset"] = dataset
-    log.info("%s: %s", dataset, summary)
+    log.info(
+        "%s: %s; raw files %.1f MB", dataset, summary, sum(map(os.path.getsize, raw_paths)) / 1e6
+    )
     if best[1] is None:
         raise ValueError(f"image_qa {dataset}: the raw files hold no frames")
     plot_image_qa(summary, stats, best[1], best[2], pedestal, dataset, [png, pdf], true_ped)

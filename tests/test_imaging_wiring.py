@@ -22,6 +22,7 @@ from caloreco.imaging.qa import (
     frame_noise,
     image_chunk_stats,
     recoil_spot_sigma,
+    spot_variance,
     summarize_images,
 )
 from caloreco.imaging.rawio import read_image_run_info, read_images, read_pedestal
@@ -200,6 +201,11 @@ def test_spot_sigma_and_noise_by_hand():
     # x variance of weights 1, 3 at x = 0.75, 1.75 mm: 0.25 * 0.75 * 1^2 = 0.1875; y variance 0
     assert s[0] == pytest.approx(np.sqrt(0.5 * 0.1875))
     assert s[1] == 0.0
+    # the diffusion variance of a spot: pixel size removed, few-electron shrinkage undone
+    v = spot_variance(
+        {"sigma_mm": np.array([0.5, 0.5, np.nan]), "electrons": np.array([10.0, 4.0, 50.0])}, 0.3
+    )
+    assert v[0] == pytest.approx((0.25 - 0.09 / 12) / 0.8) and np.isnan(v[1:]).all()
     # noise: frames of exactly +-1 sigma around the mean are a spread of 1 / 1.4826 ... x 1.4826
     ped = PedestalMaps(
         np.full((4, 4), 100.0, np.float32), np.full((4, 4), 2.0, np.float32), np.zeros((4, 4), bool)

@@ -90,10 +90,12 @@ def test_image_qa_is_physical(res, ds):
     per = s["counts_per_kev"]["per_energy"]
     for kind in ("ER", "NR"):
         assert 1700 < per[kind]["6"]["mean"] < 2500, (kind, per[kind])
-    # point-like spots spread as the diffusion law, within the widening by GEM saturation
+    # point-like spots grow with the drift as the diffusion law (0.01232 mm^2/cm); GEM
+    # saturation flattens the dense spots near the GEM, which raises the intercept only
     spot = s["spot_sigma"]
-    assert spot["n"] > 20 and 0.8 < spot["ratio_to_law"]["mean"] < 1.4
-    assert 0.005 < spot["t_mm2_per_cm"] < 0.02
+    assert spot["n"] > 20 and 0.9 < spot["ratio_to_law"]["mean"] < 1.5
+    assert abs(spot["t_mm2_per_cm"] - 0.01232) < 3 * spot["t_mm2_per_cm_err"] + 1e-3
+    assert spot["t0_mm2"] > 0.1225 - 3 * spot["t0_mm2_err"]
     assert (res / "qa/simulation.png").stat().st_size > 10_000
 
 
@@ -164,7 +166,8 @@ def test_anomaly_metrics_contract(anomaly, ds):
     assert 0.5 <= m["dec"]["purity"] <= 1.0
     a = m["autoencoder"]
     assert len(a["history"]) == ds["anomaly"]["autoencoder"]["epochs"]
-    assert a["pedestal_frames"] >= 2 and 0 <= a["signal_absorbed_fraction"] < 0.5
+    # what the network reconstructs of the signal light (the error map misses it): small
+    assert a["pedestal_frames"] >= 2 and abs(a["signal_absorbed_fraction"]) < 0.5
 
 
 def test_anomaly_tables_model_and_examples(res, anomaly, ds):

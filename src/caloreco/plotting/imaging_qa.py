@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from caloreco.imaging.pedestal import PedestalMaps
+from caloreco.imaging.qa import spot_variance
 from caloreco.io.files import atomic_path
 
 __all__ = ["plot_image_qa"]
@@ -113,9 +114,10 @@ def plot_image_qa(
     if not spot or "sigma_mm" not in stats:
         _no_truth(ax)
     else:
-        e, s, z = stats["energy_kev"], stats["sigma_mm"], stats["z_mm"]
-        m = (e > 0) & (e <= spot["max_energy_kev"]) & np.isfinite(s)
-        ax.plot(z[m], s[m] ** 2 - pixel_mm**2 / 12, ".", ms=3, label="recoils (truth light)")
+        e, z = stats["energy_kev"], stats["z_mm"]
+        v = spot_variance(stats, pixel_mm)
+        m = (e > 0) & (e <= spot["max_energy_kev"]) & np.isfinite(v)
+        ax.plot(z[m], v[m], ".", ms=3, label="recoils (truth light)")
         zz = np.linspace(0, max(float(z.max(initial=1.0)), 1.0), 50)
         law = spot["law"]
         ax.plot(
@@ -135,7 +137,7 @@ def plot_image_qa(
                 label=f"fit {spot['t0_mm2']:.3f} + {spot['t_mm2_per_cm']:.4f} z",
             )
         ax.set_xlabel("drift distance z [mm]")
-        ax.set_ylabel(r"$\sigma^2 - p^2/12$ [mm$^2$]")
+        ax.set_ylabel(r"$(\sigma^2 - p^2/12) / (1 - 2/N_e)$ [mm$^2$]")
         ax.set_title(f"spots <= {spot['max_energy_kev']:g} keV", fontsize=9)
         ax.legend(fontsize=8)
     fig.suptitle(

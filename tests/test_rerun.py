@@ -171,7 +171,8 @@ def test_corrupt_raw_file_stops_with_the_files_name(tmp_path, test_run):
     assert not (work / target).exists()
 
 
-def _wait_for(path_glob: str, root: Path, proc: subprocess.Popen, limit_s: float = 300) -> bool:
+def _wait_for(path_glob: str, root: Path, proc: subprocess.Popen, limit_s: float = 3600) -> bool:
+    # a generous limit: it only bounds a hung run; the wait ends as soon as the glob matches
     t0 = time.monotonic()
     while time.monotonic() - t0 < limit_s:
         if list(root.glob(path_glob)):

@@ -3,6 +3,7 @@
 from functools import partial
 
 from caloreco.plotting.registry import FIGURES, figure_module
+from caloreco.config import dataset_provides
 from caloreco.provenance import notebook_imports
 
 STYLES = ["thesis", "talk"]
@@ -14,7 +15,7 @@ def metrics_targets(dataset):
     """The metrics files of one dataset: what its analysis produces."""
     d = dataset
     targets = [f"results/{d}/metrics/simulation.json"]
-    if methods(d):
+    if methods(d) and provides(d, "truth"):  # real data: nothing to score against
         targets.append(f"results/{d}/metrics/clustering.json")
     if "regression" in analyses(d):
         targets.append(f"results/{d}/metrics/resolution.json")
@@ -34,14 +35,9 @@ def style_file(wildcards):
     return str(Path(workflow.basedir) / f"workflow/styles/{wildcards.style}.mplstyle")
 
 
-def has_truth(dataset):
-    """Whether the dataset's raw events carry per-cell truth (simulation, CSV, or all three
-    truth branches of a ROOT import)."""
-    ds = dataset_cfg(dataset)
-    if ds["source"] == "simulate" or "csv" in ds:
-        return True
-    branches = ds.get("root", {}).get("branches", {})
-    return all(b in branches for b in ("truth_cell", "truth_primary", "truth_energy"))
+def provides(dataset, what):
+    """Whether the dataset's raw events carry ``what`` (truth, primary_energy, ...)."""
+    return dataset_provides(dataset_cfg(dataset))[what]
 
 
 def model_names(dataset):
@@ -64,8 +60,12 @@ def figure_kinds(dataset):
         kinds.append("loss_curves")
     if "pairs" in analyses(dataset):
         kinds += ["pair_scores", "roc", "f1"]
-    if preset(dataset) == "califa" and methods(dataset) and has_truth(dataset):
-        kinds += ["event_categories", "efficiency", "energy_spectra"]
+    if preset(dataset) == "califa" and methods(dataset) and provides(dataset, "truth"):
+        kinds.append("event_categories")
+        if provides(dataset, "primary_direction"):  # WR against the angle between gammas
+            kinds.append("efficiency")
+        if provides(dataset, "primary_energy"):
+            kinds.append("energy_spectra")
     if "regression" in analyses(dataset):
         kinds += ["windows", "residuals"]
         energy = ds.get("simulation", {}).get("energy", {})

@@ -62,7 +62,8 @@ def figure_kinds(dataset):
         kinds += ["pair_scores", "roc", "f1"]
     if preset(dataset) == "califa" and methods(dataset) and provides(dataset, "truth"):
         kinds.append("event_categories")
-        if provides(dataset, "primary_direction"):  # WR against the angle between gammas
+        # WR against the angle between gammas
+        if provides(dataset, "primary_direction"):
             kinds.append("efficiency")
         if provides(dataset, "primary_energy"):
             kinds.append("energy_spectra")

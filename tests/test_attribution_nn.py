@@ -271,3 +271,49 @@ def test_segmenter_trains_and_round_trips(califa_small, tmp_path):
     np.testing.assert_array_equal(back.cluster(s["test"], geom), lab)
     with pytest.raises(ValueError, match="unknown"):
         train_segmenter(s["train"], s["val"], geom, {"model": {"slots": 3}})
+
+
+def test_figures_draw_the_metrics(califa_small, trained, tmp_path, repo):
+    from caloreco.plotting import attribution as fig
+
+    geom, s = califa_small
+    test = s["test"]
+    singles = np.arange(test.cell_id.size) - test.hit_offsets[test.hit_event()]
+    m = attribution_metrics(
+        trained, test, geom, np.random.default_rng(1), n_boot=20, other_labels={"cone": singles}
+    )
+    style = repo / "workflow/styles/thesis.mplstyle"
+    f = fig.baselines(m, style, [tmp_path / "b.png"], dataset="califa_uniform")
+    heights = [p.get_height() for p in f.axes[0].patches]
+    hl = m["hit_level"]
+    # bars: network (4 groups), smart_random expected (4), majority (4)
+    assert heights[0] == pytest.approx(hl["network"]["raw"]["f1"])
+    assert heights[4] == pytest.approx(hl["smart_random"]["p"])
+    assert heights[10] == pytest.approx(hl["majority"]["raw"]["accuracy"])
+    assert (tmp_path / "b.png").stat().st_size > 0
+    f2 = fig.reconstruction_vs(m, style, [tmp_path / "r.png"], dataset="califa_uniform")
+    ax_tp_angle = f2.axes[3]
+    ys = ax_tp_angle.lines[0].get_ydata() if ax_tp_angle.lines else []
+    assert len(ys) == len(m["binned"]["cone"]["TP_vs_angle"])
+    lab = trained.cluster(test, geom)
+    fig.event_display(test, geom, lab, style, [tmp_path / "d.png"], n_events=2)
+    assert (tmp_path / "d.png").stat().st_size > 0
+    with pytest.raises(ValueError, match="hit_level"):
+        fig.baselines({}, style, [tmp_path / "x.png"])
+
+
+def test_settings_merge_and_reject_unknown_keys():
+    from caloreco.attribution import attribution_settings, segmenter_settings
+    from caloreco.attribution.training import DEFAULTS
+
+    s = attribution_settings({"training": {"max_epochs": 5}, "segmenter": {"enabled": True}})
+    assert s["training"]["max_epochs"] == 5
+    assert s["training"]["lr"] == DEFAULTS["training"]["lr"]
+    assert s["segmenter"] == {"enabled": True}
+    with pytest.raises(ValueError, match="modle"):
+        attribution_settings({"modle": {}})
+    with pytest.raises(ValueError, match="energy_weight"):
+        attribution_settings({"training": {"energy_weight": "cubic"}})
+    assert segmenter_settings({"enabled": True})["model"]["n_slots"] == 4
+    with pytest.raises(ValueError, match="iterations"):
+        segmenter_settings({"model": {"iterations": 3}})

@@ -75,31 +75,42 @@ _log = logging.getLogger("caloreco.attribution")
 ENERGY_WEIGHTS = ("none", "energy", "energy2")
 
 DEFAULTS: dict[str, Any] = {
-    "model": {"variant": "attention", "hidden": 64, "n_blocks": 2, "heads": 4, "dropout": 0.0},
+    "model": {"variant": "attention", "hidden": 32, "n_blocks": 2, "heads": 4, "dropout": 0.0},
     "training": {
         "lr": 2e-3,
         "weight_decay": 1e-4,
         "batch_size": 256,
-        "max_epochs": 12,
+        "max_epochs": 3,
         "patience": 4,
         "seed": 0,
         "energy_weight": "none",
         "max_train_events": None,
     },
-    "peeling": {"threshold": "auto", "thresholds": [0.3, 0.4, 0.5, 0.6, 0.7]},
+    "peeling": {"threshold": "auto", "thresholds": [0.3, 0.4, 0.5, 0.6]},
 }
 
 
+#: top-level keys of the ``attribution`` block read elsewhere: the set segmenter
+#: (:func:`caloreco.attribution.segmenter.segmenter_settings`) and the evaluation
+OTHER_KEYS = ("segmenter", "bootstrap", "energy_edges_mev")
+
+
 def attribution_settings(cfg: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The dataset's ``attribution`` block with :data:`DEFAULTS` filled in (nested merge).
+    """The dataset's ``attribution`` block with :data:`DEFAULTS` filled in (nested merge); the
+    sections of :data:`OTHER_KEYS` are passed through unchanged.
 
     Raises:
         ValueError: an unknown key, naming it.
     """
     out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in DEFAULTS.items()}
     for key, value in dict(cfg or {}).items():
+        if key in OTHER_KEYS:
+            out[key] = value
+            continue
         if key not in out:
-            continue  # other sections (segmenter, metrics) are read by their own modules
+            raise ValueError(
+                f"attribution: unknown key {key!r}; known {sorted([*DEFAULTS, *OTHER_KEYS])}"
+            )
         if isinstance(value, Mapping):
             unknown = sorted(set(value) - set(out[key]))
             if unknown:

@@ -317,3 +317,15 @@ def test_settings_merge_and_reject_unknown_keys():
     assert segmenter_settings({"enabled": True})["model"]["n_slots"] == 4
     with pytest.raises(ValueError, match="iterations"):
         segmenter_settings({"model": {"iterations": 3}})
+
+
+def test_random_slot_init_distinct_and_deterministic_in_eval():
+    torch.manual_seed(4)
+    net = SlotSegmenter(7, 0, hidden=16, n_blocks=1, heads=2, n_slots=3, init="random").eval()
+    x, mask, _ = _cloud()
+    a = net(x, mask)[-1]
+    torch.testing.assert_close(net(x, mask)[-1], a)  # eval: no fresh noise
+    # the slots differ, so hits do not tie across them (the mean alone would make them equal)
+    assert (a[:, 0] - a[:, 1]).abs()[mask].min() > 0
+    net.train()
+    assert not torch.allclose(net(x, mask)[-1], net(x, mask)[-1])  # training: a draw per call

@@ -49,7 +49,7 @@ from caloreco.attribution.training import (
 from caloreco.clustering import canonical_labels, event_metrics, true_labels
 from caloreco.events import RawEvents
 from caloreco.geometry import Geometry
-from caloreco.models.training import Standardizer, set_determinism
+from caloreco.models.training import Standardizer, select_device, set_determinism
 from caloreco.nn.slot_attention import SlotSegmenter
 
 __all__ = [
@@ -78,9 +78,9 @@ SEGMENTER_DEFAULTS: dict[str, Any] = {
     "training": {
         "lr": 1e-3,
         "weight_decay": 1e-4,
-        "batch_size": 512,
-        "max_epochs": 30,
-        "patience": 8,
+        "batch_size": 128,
+        "max_epochs": 15,
+        "patience": 4,
         "seed": 0,
         "intermediate_weight": 0.5,
         "energy_weight": "none",
@@ -303,19 +303,20 @@ def train_segmenter(
     val: RawEvents,
     geom: Geometry,
     settings: Mapping[str, Any] | None = None,
-    device: str | torch.device = "cpu",
+    device: str | torch.device = "auto",
     log: Callable[[str], Any] | None = None,
 ) -> SlotClustering:
     """Train the set segmenter (see the module docstring); best validation-loss epoch kept.
 
     The history has per epoch ``train_loss``, ``val_loss`` (final-iteration cross-entropy per
     hit), ``val_TP`` (TP fraction of the validation events clustered by the segmenter), ``lr``,
-    ``seconds``: the training curves to judge convergence by.
+    ``seconds``: the training curves to judge convergence by. ``device``: ``"auto"`` (CUDA when
+    present), ``"cpu"`` or ``"cuda[:N]"``.
     """
     s = segmenter_settings(settings)
     cfg, model_cfg = s["training"], s["model"]
     log = log or _log.info
-    device = torch.device(device)
+    device = select_device(device) if isinstance(device, str) else torch.device(device)
     for name, ev in (("train", train), ("val", val)):
         if ev.n_events == 0 or not ev.has_truth:
             raise ValueError(f"{name}: expected events with Monte Carlo truth")

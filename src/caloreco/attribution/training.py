@@ -56,7 +56,7 @@ from caloreco.attribution.targets import focal_targets, training_focals
 from caloreco.clustering import event_metrics, true_labels
 from caloreco.events import RawEvents
 from caloreco.geometry import Geometry
-from caloreco.models.training import Standardizer, set_determinism
+from caloreco.models.training import Standardizer, select_device, set_determinism
 from caloreco.nn.pointnet import FocalPointNet
 
 __all__ = [
@@ -215,7 +215,6 @@ class FocalAttribution:
         mask = data.padded.mask[rows]
         n = max(int(mask.sum(axis=1).max(initial=1)), 1)
         mask = mask[:, :n]
-        ar = np.arange(rows.size)
         x = focal_inputs(data.hit_feats[rows, :n], data.pairs[rows, focal, :n], mask, focal)
         xt = torch.from_numpy(_scale(x, mask, self.point_std)).to(device)
         mt = torch.from_numpy(mask).to(device)
@@ -226,7 +225,6 @@ class FocalAttribution:
             pairs = _scale(data.pairs[uniq, :n, :n], um[:, :, None] & um[:, None, :], self.pair_std)
             pt = torch.from_numpy(pairs).to(device)
             it = torch.from_numpy(inv.reshape(-1).astype(np.int64)).to(device)
-        del ar
         return xt, mt, pt, it, n
 
     @torch.no_grad()
@@ -438,7 +436,7 @@ def train_attribution(
     val: RawEvents,
     geom: Geometry,
     settings: Mapping[str, Any] | None = None,
-    device: str | torch.device = "cpu",
+    device: str | torch.device = "auto",
     log: Callable[[str], Any] | None = None,
 ) -> FocalAttribution:
     """Train the focal network (see the module docstring) and choose the peeling threshold.
@@ -447,7 +445,8 @@ def train_attribution(
         train, val: events with truth (the training and validation splits by event number).
         geom: the detector.
         settings: the ``attribution`` block (:func:`attribution_settings`).
-        device: where to train.
+        device: ``"auto"`` (CUDA when present, :func:`~caloreco.models.training.select_device`),
+            ``"cpu"`` or ``"cuda[:N]"``.
         log: one line per epoch (default: the module logger).
 
     Returns:
@@ -459,7 +458,7 @@ def train_attribution(
     s = attribution_settings(settings)
     log = log or _log.info
     tr_cfg, model_cfg = s["training"], s["model"]
-    device = torch.device(device)
+    device = select_device(device) if isinstance(device, str) else torch.device(device)
     for name, ev in (("train", train), ("val", val)):
         if ev.n_events == 0:
             raise ValueError(f"{name}: no events")

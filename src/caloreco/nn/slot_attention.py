@@ -13,8 +13,9 @@ maintainers' advice in google-research issue 567 and the lucidrains implementati
 * an output after every iteration, so the training loss can be applied to each (intermediate
   losses);
 * learned slot initialisations (``init="learned"``: one learned vector per slot, deterministic)
-  or the original Gaussian draw (``init="random"``: learned mean and width; the mean alone in
-  ``eval`` mode, so inference is deterministic).
+  or the original Gaussian draw (``init="random"``: learned mean and width, a fresh draw per
+  training step; in ``eval`` mode one fixed draw stored with the weights, so inference is
+  deterministic and the slots still differ).
 
 The hits are first encoded by pair-bias attention blocks
 (:class:`caloreco.nn.pointnet.PairAttentionBlock`), so that hits of one gamma look alike before
@@ -68,6 +69,9 @@ class SlotAttention(nn.Module):
         else:
             self.mu = nn.Parameter(torch.randn(1, 1, dim) / math.sqrt(dim))
             self.log_sigma = nn.Parameter(torch.full((1, 1, dim), -1.0))
+            # one fixed draw for inference: the mean alone would make every slot identical,
+            # so all hits would tie (measured: validation loss stuck at ln(n_slots))
+            self.register_buffer("eval_noise", torch.randn(1, n_slots, dim))
         self.norm_in = nn.LayerNorm(dim)
         self.norm_slots = nn.LayerNorm(dim)
         self.norm_mlp = nn.LayerNorm(dim)
@@ -82,9 +86,8 @@ class SlotAttention(nn.Module):
         if self.init == "learned":
             return self.slots[None].expand(batch, -1, -1)
         mu = self.mu.expand(batch, self.n_slots, -1)
-        if not self.training:
-            return mu
-        return mu + self.log_sigma.exp() * torch.randn_like(mu)
+        noise = torch.randn_like(mu) if self.training else self.eval_noise.expand(batch, -1, -1)
+        return mu + self.log_sigma.exp() * noise
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> list[torch.Tensor]:
         """The slots after each iteration: a list of ``iters`` tensors (B, n_slots, dim)."""

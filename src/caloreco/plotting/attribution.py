@@ -20,7 +20,14 @@ from caloreco.plotting import color, dataset_label, label
 from caloreco.plotting._common import load_json
 from caloreco.plotting.style import figure, is_slide, save, use_style
 
-__all__ = ["NAMES", "baselines", "reconstruction_vs", "event_display", "pick_display_events"]
+__all__ = [
+    "NAMES",
+    "baselines",
+    "reconstruction_vs",
+    "event_display",
+    "pick_display_events",
+    "training_curves",
+]
 
 #: legend names of the methods this module adds (others: :data:`caloreco.plotting.LABELS`)
 NAMES = {
@@ -298,7 +305,7 @@ def event_display(
     Returns:
         the figure.
     """
-    from caloreco.clustering import true_labels
+    from caloreco.clustering import event_metrics, true_labels
 
     lab = np.asarray(labels, dtype=np.int64)
     if lab.shape != events.cell_id.shape:
@@ -307,6 +314,8 @@ def event_display(
     if len(picks) == 0:
         raise ValueError("picks: no event to show")
     truth = true_labels(events)
+    category = event_metrics(events.hit_offsets, lab, truth)["category"]
+    cat_name = {0: "TP", 1: "FP", 2: "FN", 3: "FM"}
     ncols = 2 if len(picks) > 1 else 1
     nrows = int(np.ceil(len(picks) / ncols))
     with use_style(style):
@@ -320,33 +329,31 @@ def event_display(
             phd, thd = np.degrees(geom.phi[cid]), np.degrees(geom.theta[cid])
             ax.scatter(np.degrees(geom.phi), np.degrees(geom.theta), s=0.3, color="0.88", lw=0,
                        rasterized=True)  # fmt: skip
-            fill = [
-                CLUSTER_COLORS[k % len(CLUSTER_COLORS)]
-                for k in _match_colours(lab[lo:hi], truth[lo:hi], e)
-            ]
-            edge = [
-                CLUSTER_COLORS[k % len(CLUSTER_COLORS)] if k >= 0 else "0.3" for k in truth[lo:hi]
-            ]
-            size = 20 + 80 * np.sqrt(e / max(e.max(), 1e-9))
-            ax.scatter(phd, thd, s=size, c=fill, edgecolors=edge, linewidths=2.0, zorder=4)
+            col = _match_colours(lab[lo:hi], truth[lo:hi], e)
+            tru = truth[lo:hi]
+            fill = [CLUSTER_COLORS[k % len(CLUSTER_COLORS)] for k in col]
+            edge = [CLUSTER_COLORS[k % len(CLUSTER_COLORS)] if k >= 0 else "0.3" for k in tru]
+            size = 12 + 45 * np.sqrt(e / max(e.max(), 1e-9))
+            ax.scatter(phd, thd, s=size, c=fill, edgecolors=edge, linewidths=1.8, zorder=4)
+            wrong = col != tru
+            if wrong.any():  # rings around the hits the network gave to another gamma
+                ax.scatter(phd[wrong], thd[wrong], s=size[wrong] * 4, facecolors="none",
+                           edgecolors="0.1", linewidths=1.0, zorder=5)  # fmt: skip
             p0, p1 = events.primary_offsets[i], events.primary_offsets[i + 1]
+            gph = np.degrees(np.mod(events.primary_phi[p0:p1], 2 * np.pi))
+            gth = np.degrees(events.primary_theta[p0:p1])
+            ax.plot(gph, gth, "x", color="white", ms=9, mew=3.2, zorder=6)
             for k in range(p1 - p0):
-                ax.plot(
-                    np.degrees(np.mod(events.primary_phi[p0 + k], 2 * np.pi)),
-                    np.degrees(events.primary_theta[p0 + k]),
-                    "x",
-                    color=CLUSTER_COLORS[k % len(CLUSTER_COLORS)],
-                    ms=7,
-                    mew=1.6,
-                    zorder=5,
-                )
+                ax.plot(gph[k], gth[k], "x", color=CLUSTER_COLORS[k % len(CLUSTER_COLORS)],
+                        ms=8, mew=1.6, zorder=7)  # fmt: skip
             ax.set_xlim(0, 360)
             ax.set_ylim(np.degrees(geom.theta.max()) + 5, np.degrees(geom.theta.min()) - 5)
             ax.set_xticks([0, 90, 180, 270, 360])
             ax.set_xlabel(r"$\phi$ [deg]")
             ax.set_ylabel(r"$\theta$ [deg]")
             egs = ", ".join(f"{v:.2g}" for v in events.primary_energy[p0:p1])
-            ax.set_title(f"event {int(events.event[i])}: {egs} MeV", fontsize="small")
+            tag = cat_name.get(int(category[i]), "-")
+            ax.set_title(f"event {int(events.event[i])} ({tag}): {egs} MeV", fontsize="small")
         from matplotlib.lines import Line2D
 
         handles = [
@@ -360,13 +367,83 @@ def event_display(
                 mew=2,
                 label="hit: fill = network cluster, edge = true gamma",
             ),  # fmt: skip
+            Line2D(
+                [],
+                [],
+                ls="none",
+                marker="o",
+                mfc="none",
+                mec="0.1",
+                ms=9,
+                label="hit given to another gamma",
+            ),  # fmt: skip
             Line2D([], [], ls="none", marker="x", color="0.1", label=r"true $\gamma$ direction"),
         ]
         fig.legend(
             handles=handles,
             loc="outside upper center",
-            ncol=2,
+            ncol=3 if is_slide() else 2,
             title=dataset_label(dataset) if dataset else None,
             fontsize="small",
         )
+    return save(fig, outputs)
+
+
+def training_curves(
+    histories: Mapping[str, Any],
+    style: str | os.PathLike,
+    outputs: Sequence[str | os.PathLike],
+    dataset: str | None = None,
+    reference_tp: Mapping[str, float] | None = None,
+):
+    """Loss per epoch of the attribution networks, and the validation TP of the segmenter.
+
+    Args:
+        histories: per method (``pointnet``, ``slots``) a history table (DataFrame, dict of
+            lists or CSV path) with ``epoch``, ``train_loss``, ``val_loss`` and, for the
+            segmenter, ``val_TP``.
+        style, outputs: style file and output files.
+        dataset: dataset key, shown.
+        reference_tp: TP fractions drawn as horizontal lines on the TP panel (e.g.
+            ``{"agglomerative+nn": 0.875}``).
+
+    Returns:
+        the figure: left losses (solid validation, dashed training), right validation TP per
+        epoch (only if a history has ``val_TP``).
+    """
+    import pandas as pd
+
+    tables = {}
+    for name, h in histories.items():
+        tables[name] = h if isinstance(h, pd.DataFrame) else (
+            pd.read_csv(h) if isinstance(h, str | os.PathLike) else pd.DataFrame(h)
+        )  # fmt: skip
+        missing = {"epoch", "train_loss", "val_loss"} - set(tables[name].columns)
+        if missing:
+            raise ValueError(f"histories[{name!r}]: missing columns {sorted(missing)}")
+    with_tp = any("val_TP" in t.columns for t in tables.values())
+    with use_style(style):
+        fig, axes = figure(1, 2 if with_tp else 1, panel_aspect=0.8)
+        ax = axes[0, 0]
+        for j, (name, t) in enumerate(tables.items()):
+            c = _color(name, j)
+            ax.plot(t["epoch"], t["val_loss"], color=c, label=f"{_name(name)}, validation")
+            ax.plot(t["epoch"], t["train_loss"], color=c, ls="--", label="training")
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("loss per hit")
+        ax.legend(fontsize="x-small")
+        if with_tp:
+            ax2 = axes[0, 1]
+            for j, (name, t) in enumerate(tables.items()):
+                if "val_TP" in t.columns:
+                    ax2.plot(t["epoch"], t["val_TP"], "o-", ms=3, color=_color(name, j),
+                             label=_name(name))  # fmt: skip
+            for j, (name, v) in enumerate(dict(reference_tp or {}).items()):
+                ax2.axhline(v, color=_color(name, j), ls=":", label=_name(name))
+            ax2.set_xlabel("epoch")
+            ax2.set_ylabel("TP fraction (validation events)")
+            ax2.legend(fontsize="x-small", loc="lower right")
+        if dataset:
+            fig.suptitle(dataset_label(dataset), fontsize="medium")
     return save(fig, outputs)

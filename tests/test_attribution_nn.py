@@ -329,3 +329,17 @@ def test_random_slot_init_distinct_and_deterministic_in_eval():
     assert (a[:, 0] - a[:, 1]).abs()[mask].min() > 0
     net.train()
     assert not torch.allclose(net(x, mask)[-1], net(x, mask)[-1])  # training: a draw per call
+
+
+def test_cached_pair_bias_gives_the_same_probabilities(califa_small, trained):
+    from caloreco.attribution import prepare
+
+    geom, s = califa_small
+    data = prepare(s["test"], geom)
+    rows = np.flatnonzero(data.n_hits > 0)
+    focal = np.zeros(rows.size, dtype=np.int64)
+    plain = trained.predict(data, rows, focal)
+    cached = trained.predict(data, rows, focal, bias=trained.pair_bias(data))
+    np.testing.assert_allclose(cached, plain, atol=1e-6)
+    assert np.all(plain[~data.padded.mask[rows]] == 0)
+    assert not np.allclose(plain[data.padded.mask[rows]], plain[data.padded.mask[rows]].mean())

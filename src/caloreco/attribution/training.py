@@ -208,7 +208,12 @@ class FocalAttribution:
 
     # ---------------------------------------------------------------- inference
     def _batch(
-        self, data: AttributionData, rows: np.ndarray, focal: np.ndarray, device: torch.device
+        self,
+        data: AttributionData,
+        rows: np.ndarray,
+        focal: np.ndarray,
+        device: torch.device,
+        with_pairs: bool = True,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None, torch.Tensor | None, int]:
         """Scaled network inputs of focal samples (event ``rows``, ``focal`` positions), cropped
         to the largest event among them; the pair tensor once per distinct event."""
@@ -219,7 +224,7 @@ class FocalAttribution:
         xt = torch.from_numpy(_scale(x, mask, self.point_std)).to(device)
         mt = torch.from_numpy(mask).to(device)
         pt = it = None
-        if self.model.hparams["n_pair_features"]:
+        if with_pairs and self.model.hparams["n_pair_features"]:
             uniq, inv = np.unique(rows, return_inverse=True)
             um = data.padded.mask[uniq, :n]
             pairs = _scale(data.pairs[uniq, :n, :n], um[:, :, None] & um[:, None, :], self.pair_std)
@@ -228,33 +233,64 @@ class FocalAttribution:
         return xt, mt, pt, it, n
 
     @torch.no_grad()
+    def pair_bias(
+        self, data: AttributionData, device: str | torch.device = "cpu", batch_size: int = 4096
+    ) -> torch.Tensor | None:
+        """The attention bias of every event of ``data`` (n_events, n_blocks, heads, n_max,
+        n_max), computed once so that peeling rounds reuse it; None for a network without
+        pair bias."""
+        if not self.model.hparams["n_pair_features"]:
+            return None
+        device = torch.device(device)
+        self.model.to(device).eval()
+        m = data.padded.mask
+        parts = []
+        for start in range(0, data.padded.n_events, batch_size):
+            sl = slice(start, start + batch_size)
+            pm = m[sl, :, None] & m[sl, None, :]
+            pairs = torch.from_numpy(_scale(data.pairs[sl], pm, self.pair_std)).to(device)
+            parts.append(self.model.pair_bias(pairs))
+        return torch.cat(parts)
+
+    @torch.no_grad()
     def predict(
         self,
         data: AttributionData,
         rows: np.ndarray,
         focal: np.ndarray,
         device: str | torch.device = "cpu",
-        batch_size: int = 4096,
+        batch_size: int = 1024,
+        bias: torch.Tensor | None = None,
     ) -> np.ndarray:
         """Probability (len(rows), n_max) that each hit of event row ``rows[i]`` belongs to the
-        gamma of its hit ``focal[i]``; 0 on padding."""
+        gamma of its hit ``focal[i]``; 0 on padding. ``bias``: :meth:`pair_bias` of ``data``
+        if already computed (the same numbers, faster)."""
         device = torch.device(device)
         self.model.to(device).eval()
         rows = np.asarray(rows, dtype=np.int64)
         focal = np.asarray(focal, dtype=np.int64)
         out = np.zeros((rows.size, data.padded.n_max), dtype=np.float64)
+        # events of similar size together: each batch is cropped to its largest event
+        order = np.argsort(data.n_hits[rows], kind="stable")
         for start in range(0, rows.size, batch_size):
-            sl = slice(start, start + batch_size)
-            x, m, p, i, n = self._batch(data, rows[sl], focal[sl], device)
-            prob = torch.sigmoid(self.model(x, m, p, i)).masked_fill(~m, 0.0)
-            out[sl, :n] = prob.double().cpu().numpy()
+            sl = order[start : start + batch_size]
+            if bias is None:
+                x, m, p, i, n = self._batch(data, rows[sl], focal[sl], device)
+                logits = self.model(x, m, p, i)
+            else:
+                x, m, _, _, n = self._batch(data, rows[sl], focal[sl], device, with_pairs=False)
+                idx = torch.from_numpy(rows[sl]).to(bias.device)
+                logits = self.model(x, m, bias=bias[idx][..., :n, :n])
+            out[sl, :n] = torch.sigmoid(logits).masked_fill(~m, 0.0).double().cpu().numpy()
         return out
 
     def scorer(self, data: AttributionData, device: str | torch.device = "cpu"):
-        """The :data:`~caloreco.attribution.peeling.Scorer` of this network on ``data``."""
+        """The :data:`~caloreco.attribution.peeling.Scorer` of this network on ``data`` (the
+        attention bias of every event computed once, reused by every round)."""
+        bias = self.pair_bias(data, device)
 
         def score(rows: np.ndarray, focal: np.ndarray, available: np.ndarray) -> np.ndarray:
-            return self.predict(data, rows, focal, device)
+            return self.predict(data, rows, focal, device, bias=bias)
 
         return score
 

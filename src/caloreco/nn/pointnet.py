@@ -188,29 +188,40 @@ class FocalPointNet(nn.Module):
         mask: torch.Tensor,
         pair: torch.Tensor | None = None,
         pair_index: torch.Tensor | None = None,
+        bias: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Logits (B, N) of the points.
 
         Args:
             x: (B, N, F) point features; mask: (B, N) real points.
             pair: (E, N, N, P) pair features of the events (attention variant with pair bias).
-            pair_index: (B,) the event (row of ``pair``) of each point cloud; default
-                ``arange(B)``. Several focal samples of one event share its pair tensor.
+            pair_index: (B,) the event (row of ``pair`` or ``bias``) of each point cloud;
+                default ``arange(B)``. Several focal samples of one event share its pairs.
+            bias: instead of ``pair``, the attention bias :meth:`pair_bias` already computed
+                (E, n_blocks, heads, N, N), e.g. once per event for all peeling rounds.
         """
         if x.ndim != 3 or mask.shape != x.shape[:2]:
             raise ValueError(
                 f"x, mask: expected (B, N, F) and (B, N), got {tuple(x.shape)}, {tuple(mask.shape)}"
             )
         mask = mask.bool()
-        bias = None
-        if self.variant == "attention" and self.pair is not None:
-            if pair is None:
-                raise ValueError("pair: this network was built with pair features; pass them")
-            if pair.ndim != 4 or pair.shape[1:3] != (x.shape[1], x.shape[1]):
+        if self.variant == "pointnet" or self.pair is None:
+            bias = None
+        else:
+            if bias is None:
+                if pair is None:
+                    raise ValueError("pair: this network was built with pair features; pass them")
+                if pair.ndim != 4 or pair.shape[1:3] != (x.shape[1], x.shape[1]):
+                    raise ValueError(
+                        f"pair: expected (E, {x.shape[1]}, {x.shape[1]}, P), got "
+                        f"{tuple(pair.shape)}"
+                    )
+                bias = self.pair_bias(pair)
+            elif bias.ndim != 5 or bias.shape[-2:] != (x.shape[1], x.shape[1]):
                 raise ValueError(
-                    f"pair: expected (E, {x.shape[1]}, {x.shape[1]}, P), got {tuple(pair.shape)}"
+                    f"bias: expected (E, n_blocks, heads, {x.shape[1]}, {x.shape[1]}), got "
+                    f"{tuple(bias.shape)}"
                 )
-            bias = self.pair_bias(pair)
             if pair_index is not None:
                 bias = bias[pair_index]
             elif bias.shape[0] != x.shape[0]:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from caloreco.plotting import color, dataset_label, label
-from caloreco.plotting._common import load_json
+from caloreco.plotting._common import load_json, plain_log_ticks
 from caloreco.plotting.style import figure, is_slide, save, use_style
 
 __all__ = [
@@ -430,9 +430,10 @@ def training_curves(
             ax.plot(t["epoch"], t["val_loss"], color=c, label=f"{_name(name)}, validation")
             ax.plot(t["epoch"], t["train_loss"], color=c, ls="--", label="training")
         ax.set_yscale("log")
+        plain_log_ticks(ax)
         ax.set_xlabel("epoch")
         ax.set_ylabel("loss per hit")
-        ax.legend(fontsize="x-small")
+        ax.legend(fontsize="x-small", loc="upper right")
         if with_tp:
             ax2 = axes[0, 1]
             for j, (name, t) in enumerate(tables.items()):

@@ -10,15 +10,14 @@ import numpy as np
 import pytest
 import torch
 
-from caloreco.attribution import (
-    FocalAttribution,
+from caloreco.attribution.evaluation import attribution_metrics
+from caloreco.attribution.segmenter import (
     SlotClustering,
-    attribution_metrics,
-    train_attribution,
+    cluster_onehot,
+    matched_targets,
     train_segmenter,
 )
-from caloreco.attribution.segmenter import cluster_onehot, matched_targets
-from caloreco.attribution.training import energy_weights
+from caloreco.attribution.training import FocalAttribution, energy_weights, train_attribution
 from caloreco.clustering.metrics import event_metrics
 from caloreco.clustering.table import true_labels
 from caloreco.geometry import make_geometry
@@ -304,13 +303,24 @@ def test_figures_draw_the_metrics(califa_small, trained, tmp_path, repo):
 
 
 def test_settings_merge_and_reject_unknown_keys():
-    from caloreco.attribution import attribution_settings, segmenter_settings
-    from caloreco.attribution.training import DEFAULTS
+    from caloreco.attribution.settings import (
+        DEFAULTS,
+        SEGMENTER_DEFAULTS,
+        attribution_settings,
+        segmenter_settings,
+    )
 
     s = attribution_settings({"training": {"max_epochs": 5}, "segmenter": {"enabled": True}})
     assert s["training"]["max_epochs"] == 5
     assert s["training"]["lr"] == DEFAULTS["training"]["lr"]
-    assert s["segmenter"] == {"enabled": True}
+    assert s["bootstrap"] == 500 and s["energy_bins_mev"] is None
+    # the segmenter block gets its own defaults, the switch as given
+    assert s["segmenter"]["enabled"] is True
+    assert s["segmenter"]["model"] == SEGMENTER_DEFAULTS["model"]
+    assert attribution_settings(None)["segmenter"]["enabled"] is False
+    # defaults are copies: changing a result leaves the next call alone
+    s["model"]["hidden"] = 999
+    assert attribution_settings({})["model"]["hidden"] == DEFAULTS["model"]["hidden"]
     with pytest.raises(ValueError, match="modle"):
         attribution_settings({"modle": {}})
     with pytest.raises(ValueError, match="energy_weight"):
@@ -333,7 +343,7 @@ def test_random_slot_init_distinct_and_deterministic_in_eval():
 
 
 def test_cached_pair_bias_gives_the_same_probabilities(califa_small, trained):
-    from caloreco.attribution import prepare
+    from caloreco.attribution.training import prepare
 
     geom, s = califa_small
     data = prepare(s["test"], geom)

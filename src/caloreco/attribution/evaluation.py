@@ -151,7 +151,7 @@ def hit_level_report(
 
 def _event_extremes(events: RawEvents) -> tuple[np.ndarray, np.ndarray]:
     """Per event: the highest gamma energy (MeV) and the smallest gamma-gamma angle (rad)."""
-    from caloreco.plotting.clustering import nearest_primary_angle
+    from caloreco.clustering.matching import nearest_primary_angle
 
     pe = event_index(events.primary_offsets)
     n = events.n_events
@@ -198,7 +198,7 @@ def reconstruction_binned(
         gamma with hits vs its energy and vs the angle to its nearest other gamma; TP per
         event vs its highest gamma energy and vs its smallest gamma-gamma angle.
     """
-    from caloreco.plotting.clustering import primary_matches
+    from caloreco.clustering.matching import primary_matches
 
     ee = np.asarray(energy_edges, dtype=np.float64)
     ae = np.asarray(angle_edges_deg, dtype=np.float64)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from caloreco.clustering._common import check_hit_array, check_offsets, unit_vectors
+from caloreco.clustering.labels import check_hit_array, check_offsets, unit_vectors
 from caloreco.geometry import Geometry
 from caloreco.pairs.features import compton_consistency
 

@@ -35,8 +35,8 @@ import torch
 
 from caloreco.attribution.inputs import HIT_FEATURES, PAIR_FEATURES
 from caloreco.attribution.matching import match_slots
+from caloreco.attribution.settings import segmenter_settings
 from caloreco.attribution.training import (
-    ENERGY_WEIGHTS,
     AttributionData,
     _atomic_torch_save,
     _event_batches,
@@ -55,8 +55,6 @@ from caloreco.nn.slot_attention import SlotSegmenter
 from caloreco.nn.training import Standardizer, select_device, set_determinism
 
 __all__ = [
-    "SEGMENTER_DEFAULTS",
-    "segmenter_settings",
     "cluster_onehot",
     "matched_targets",
     "SlotClustering",
@@ -64,59 +62,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger("caloreco.attribution")
-
-SEGMENTER_DEFAULTS: dict[str, Any] = {
-    "enabled": False,
-    "model": {
-        "hidden": 64,
-        "n_blocks": 2,
-        "heads": 4,
-        "n_slots": 4,
-        "iters": 3,
-        "temperature_factor": 0.5,
-        "update": "gru",
-        "init": "learned",
-    },
-    "training": {
-        "lr": 1e-3,
-        "weight_decay": 1e-4,
-        "batch_size": 128,
-        "max_epochs": 15,
-        "patience": 4,
-        "seed": 0,
-        "intermediate_weight": 0.5,
-        "energy_weight": "none",
-        "grad_clip": 1.0,
-    },
-}
-
-
-def segmenter_settings(cfg: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The ``attribution.segmenter`` block with :data:`SEGMENTER_DEFAULTS` filled in.
-
-    Raises:
-        ValueError: an unknown key, naming it.
-    """
-    out = copy.deepcopy(SEGMENTER_DEFAULTS)
-    for key, value in dict(cfg or {}).items():
-        if key not in out:
-            raise ValueError(f"attribution.segmenter: unknown key {key!r}; known {sorted(out)}")
-        if isinstance(out[key], dict):
-            if not isinstance(value, Mapping):
-                raise ValueError(f"attribution.segmenter.{key}: expected a mapping, got {value!r}")
-            unknown = sorted(set(value) - set(out[key]))
-            if unknown:
-                raise ValueError(
-                    f"attribution.segmenter.{key}: unknown keys {unknown}; known {sorted(out[key])}"
-                )
-            out[key].update(value)
-        else:
-            out[key] = bool(value)
-    if out["training"]["energy_weight"] not in ENERGY_WEIGHTS:
-        raise ValueError(
-            f"attribution.segmenter.training.energy_weight: expected one of {ENERGY_WEIGHTS}"
-        )
-    return out
 
 
 def cluster_onehot(truth: np.ndarray, max_clusters: int) -> tuple[np.ndarray, np.ndarray]:

@@ -57,6 +57,7 @@ from caloreco.attribution.inputs import (
     pair_features,
 )
 from caloreco.attribution.peeling import peel
+from caloreco.attribution.settings import ENERGY_WEIGHTS, attribution_settings
 from caloreco.attribution.targets import focal_targets, training_focals
 from caloreco.clustering.metrics import event_metrics
 from caloreco.clustering.table import true_labels
@@ -66,9 +67,6 @@ from caloreco.nn.pointnet import FocalPointNet
 from caloreco.nn.training import Standardizer, select_device, set_determinism
 
 __all__ = [
-    "DEFAULTS",
-    "ENERGY_WEIGHTS",
-    "attribution_settings",
     "AttributionData",
     "prepare",
     "FocalAttribution",
@@ -77,61 +75,6 @@ __all__ = [
 ]
 
 _log = logging.getLogger("caloreco.attribution")
-
-ENERGY_WEIGHTS = ("none", "energy", "energy2")
-
-DEFAULTS: dict[str, Any] = {
-    "model": {"variant": "attention", "hidden": 32, "n_blocks": 2, "heads": 4, "dropout": 0.0},
-    "training": {
-        "lr": 2e-3,
-        "weight_decay": 1e-4,
-        "batch_size": 256,
-        "max_epochs": 3,
-        "patience": 4,
-        "seed": 0,
-        "energy_weight": "none",
-        "max_train_events": None,
-    },
-    "peeling": {"threshold": "auto", "thresholds": [0.3, 0.4, 0.5, 0.6]},
-}
-
-
-#: top-level keys of the ``attribution`` block read elsewhere: the set segmenter
-#: (:func:`caloreco.attribution.segmenter.segmenter_settings`) and the evaluation
-OTHER_KEYS = ("segmenter", "bootstrap", "energy_edges_mev")
-
-
-def attribution_settings(cfg: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The dataset's ``attribution`` block with :data:`DEFAULTS` filled in (nested merge); the
-    sections of :data:`OTHER_KEYS` are passed through unchanged.
-
-    Raises:
-        ValueError: an unknown key, naming it.
-    """
-    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in DEFAULTS.items()}
-    for key, value in dict(cfg or {}).items():
-        if key in OTHER_KEYS:
-            out[key] = value
-            continue
-        if key not in out:
-            raise ValueError(
-                f"attribution: unknown key {key!r}; known {sorted([*DEFAULTS, *OTHER_KEYS])}"
-            )
-        if isinstance(value, Mapping):
-            unknown = sorted(set(value) - set(out[key]))
-            if unknown:
-                raise ValueError(
-                    f"attribution.{key}: unknown keys {unknown}; known {sorted(out[key])}"
-                )
-            out[key].update(value)
-        else:
-            raise ValueError(f"attribution.{key}: expected a mapping, got {value!r}")
-    ew = out["training"]["energy_weight"]
-    if ew not in ENERGY_WEIGHTS:
-        raise ValueError(
-            f"attribution.training.energy_weight: expected one of {ENERGY_WEIGHTS}, got {ew!r}"
-        )
-    return out
 
 
 @dataclass
@@ -486,7 +429,8 @@ def train_attribution(
     Args:
         train, val: events with truth (the training and validation splits by event number).
         geom: the detector.
-        settings: the ``attribution`` block (:func:`attribution_settings`).
+        settings: the ``attribution`` block
+            (:func:`caloreco.attribution.settings.attribution_settings`).
         device: ``"auto"`` (CUDA when present, :func:`~caloreco.nn.training.select_device`),
             ``"cpu"`` or ``"cuda[:N]"``.
         log: one line per epoch (default: the module logger).

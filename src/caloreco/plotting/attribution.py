@@ -16,8 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from caloreco.plotting import color, dataset_label, label
 from caloreco.plotting._common import load_json, plain_log_ticks
+from caloreco.plotting.names import color, dataset_label, label
 from caloreco.plotting.style import figure, is_slide, save, use_style
 
 __all__ = [

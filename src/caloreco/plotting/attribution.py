@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from caloreco.plotting._common import load_json, plain_log_ticks
+from caloreco.plotting._common import as_paths, load_json, plain_log_ticks
 from caloreco.plotting.names import color, dataset_label, label
 from caloreco.plotting.style import figure, is_slide, save, use_style
 
@@ -25,28 +25,20 @@ __all__ = [
     "baselines",
     "reconstruction_vs",
     "event_display",
+    "event_display_files",
     "pick_display_events",
     "training_curves",
+    "training_curves_files",
 ]
 
-#: legend names of the methods this module adds (others: :data:`caloreco.plotting.LABELS`)
+#: legend names of the entries that only these figures draw (methods and baselines:
+#: :mod:`caloreco.plotting.names`)
 NAMES = {
-    "pointnet": "point-cloud NN + peeling (this work)",
-    "slots": "slot attention (this work)",
     "network": "point-cloud NN",
-    "smart_random": "smart random",
     "smart_random_draw": "smart random (draw)",
-    "majority": "majority per focal hit",
 }
-_COLORS = {
-    "pointnet": "#7a21dd",
-    "slots": "#9c9ca1",
-    "network": "#7a21dd",
-    "smart_random": "#9c9ca1",
-    "smart_random_draw": "#5790fc",
-    "majority": "#f89c20",
-}
-METHOD_ORDER = ("cone", "agglomerative", "agglomerative+nn", "pointnet", "slots")
+_COLORS = {"network": "#7a21dd", "smart_random_draw": "#5790fc"}
+METHOD_ORDER = ("cone", "cone+nn", "agglomerative", "agglomerative+nn", "pointnet", "slots")
 CLUSTER_COLORS = ["#5790fc", "#f89c20", "#e42536", "#964a8b", "#7a21dd", "#9c9ca1"]
 
 
@@ -450,3 +442,73 @@ def training_curves(
         if dataset:
             fig.suptitle(dataset_label(dataset), fontsize="medium")
     return save(fig, outputs)
+
+
+def event_display_files(
+    raw: str | os.PathLike,
+    cells: str | os.PathLike,
+    style: str | os.PathLike,
+    outputs: Sequence[str | os.PathLike],
+    dataset: str | None = None,
+    split: Mapping[str, Any] | None = None,
+    n_events: int = 4,
+):
+    """:func:`event_display` of one raw chunk and the network's cells table of it (the
+    workflow's figure): with ``split`` (``{"fractions", "seed"}``) only test events are shown,
+    events the network was neither trained nor tuned on.
+
+    Args:
+        raw: ``raw/chunk-NNN.root`` (with truth).
+        cells: ``clusters/pointnet/cells-NNN.parquet`` of the same chunk.
+        style, outputs: style file and output files.
+        dataset: dataset key, shown.
+        split: the dataset's event split; None shows every event of the chunk.
+        n_events: events shown.
+    """
+    import pandas as pd
+
+    from caloreco.clustering.matching import labels_from_cells
+    from caloreco.io.raw import geometry_from_file, read_raw
+    from caloreco.split import assign_split
+
+    (raw_path,) = as_paths(raw, "raw")
+    (cells_path,) = as_paths(cells, "cells")
+    events = read_raw(raw_path, require_truth=True)
+    if split is not None:
+        part = assign_split(events.event, tuple(split["fractions"]), int(split["seed"]))
+        events = events.select(part == "test")
+    if events.n_events == 0:
+        raise ValueError(f"raw: {raw_path} has no test events to show")
+    table = pd.read_parquet(cells_path)
+    labels = labels_from_cells(events, table[table["event"].isin(set(events.event.tolist()))])
+    if np.any(labels < 0):
+        raise ValueError(f"cells: {cells_path} leaves hits of {raw_path} without a cluster")
+    geom = geometry_from_file(raw_path)
+    return event_display(events, geom, labels, style, outputs, n_events=n_events, dataset=dataset)
+
+
+#: the clustering method each trained model file stands for
+MODEL_METHOD = {"attribution": "pointnet", "slots": "slots"}
+
+
+def training_curves_files(
+    histories: str | os.PathLike | Sequence[str | os.PathLike],
+    style: str | os.PathLike,
+    outputs: Sequence[str | os.PathLike],
+    dataset: str | None = None,
+    metrics: str | os.PathLike | None = None,
+):
+    """:func:`training_curves` of ``models/{attribution,slots}.history.csv`` (the workflow's
+    figure), with the test TP of agglomerative + NN from ``metrics`` (attribution.json) as the
+    reference line on the segmenter's validation TP panel."""
+    tables = {}
+    for p in as_paths(histories, "histories"):
+        model = p.name.removesuffix(".history.csv")
+        tables[MODEL_METHOD.get(model, model)] = p
+    reference = None
+    if metrics is not None:
+        clustering = _metrics(metrics).get("clustering", {})
+        reference = {
+            m: float(clustering[m]["TP"]) for m in ("agglomerative+nn",) if m in clustering
+        }
+    return training_curves(tables, style, outputs, dataset=dataset, reference_tp=reference)

@@ -6,7 +6,7 @@ Usage: python benchmarks/bench_attribution.py [--out results/benchmarks/attribut
 Both methods cluster the same simulated CALIFA events (three gammas, uniform 0.3-10 MeV, the
 default detector) from the raw hits to per-hit labels, in the same run, best of ``--repeat``:
 
-* ``pointnet``: :meth:`caloreco.attribution.FocalAttribution.cluster`: per-hit and pair
+* ``pointnet``: :meth:`caloreco.attribution.training.FocalAttribution.cluster`: per-hit and pair
   features, then peeling with one batched network call per round (default network, trained
   here for one epoch on ``--train-events`` other events: the number of peeling rounds, hence
   the speed, depends on what the network says, not its exact weights);
@@ -25,7 +25,6 @@ for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS", "OPENBLA
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import platform  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -36,13 +35,17 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from caloreco import clustering as cl  # noqa: E402
-from caloreco.attribution import train_attribution  # noqa: E402
-from caloreco.config import chunk_rng  # noqa: E402
+from caloreco.attribution.training import train_attribution  # noqa: E402
+from caloreco.clustering.agglomerative import agglomerative_clusters  # noqa: E402
+from caloreco.clustering.labels import canonical_labels  # noqa: E402
+from caloreco.clustering.table import cluster_table_from_events  # noqa: E402
 from caloreco.geometry import make_geometry  # noqa: E402
-from caloreco.merging import event_index, merge_clusters  # noqa: E402
-from caloreco.pair_stage import _fit_one, feature_list, pair_settings  # noqa: E402
-from caloreco.pairs import make_pairs  # noqa: E402
+from caloreco.io.files import write_json  # noqa: E402
+from caloreco.pairs.features import make_pairs  # noqa: E402
+from caloreco.pairs.merging import event_index, merge_clusters  # noqa: E402
+from caloreco.pairs.settings import feature_list, pair_settings  # noqa: E402
+from caloreco.pairs.training import fit_pair_classifier  # noqa: E402
+from caloreco.seeds import chunk_rng  # noqa: E402
 from caloreco.simulation import simulate_events  # noqa: E402
 from caloreco.split import assign_split  # noqa: E402
 
@@ -60,11 +63,11 @@ def agglomerative_nn(events, geom, fit, features, threshold) -> np.ndarray:
     """The agglomerative + pair NN chain on raw events (the peer)."""
     e = events.cell_energy.astype(np.float64)
     cell = events.cell_id.astype(np.int64)
-    lab = cl.agglomerative_clusters(
+    lab = agglomerative_clusters(
         events.hit_offsets, geom.theta[cell], geom.phi[cell], events.cell_time.astype(np.float64)
     )
-    lab = cl.canonical_labels(events.hit_offsets, lab, e)
-    pairs = make_pairs(cl.cluster_table_from_events(events, lab, geom))
+    lab = canonical_labels(events.hit_offsets, lab, e)
+    pairs = make_pairs(cluster_table_from_events(events, lab, geom))
     score = fit.predict(pairs[features].to_numpy(np.float64), "cpu")
     pos = event_index(events.event, pairs["event"].to_numpy())
     merged = merge_clusters(
@@ -75,7 +78,7 @@ def agglomerative_nn(events, geom, fit, features, threshold) -> np.ndarray:
         pairs["cluster2"].to_numpy(),
         score >= threshold,
     )
-    return cl.canonical_labels(events.hit_offsets, merged, e)
+    return canonical_labels(events.hit_offsets, merged, e)
 
 
 def _best(fn, repeat: int) -> float:
@@ -112,14 +115,16 @@ def main() -> int:
     features = feature_list(s["features"])
     e = pool.cell_energy.astype(np.float64)
     c = pool.cell_id.astype(np.int64)
-    lab = cl.agglomerative_clusters(
+    lab = agglomerative_clusters(
         pool.hit_offsets, geom.theta[c], geom.phi[c], pool.cell_time.astype(np.float64)
     )
-    lab = cl.canonical_labels(pool.hit_offsets, lab, e)
-    pairs = make_pairs(cl.cluster_table_from_events(pool, lab, geom))
+    lab = canonical_labels(pool.hit_offsets, lab, e)
+    pairs = make_pairs(cluster_table_from_events(pool, lab, geom))
     pairs["split"] = assign_split(pairs["event"].to_numpy(), (0.8, 0.2, 0.0), args.seed)
     training = {**s["training"], "max_epochs": 3}
-    fit, thr, _ = _fit_one(pairs, s["model"], features, training, 0, "cpu")
+    fit, thr = fit_pair_classifier(
+        pairs, s["model"], features, training, 0, "cpu", log=lambda _: None
+    )
 
     # warm-up (numba compilation / caches), then best of repeat
     net.cluster(bench.select(np.arange(bench.n_events) < 50), geom)
@@ -146,10 +151,8 @@ def main() -> int:
     print(
         f"{'events/s (1 core)':<28} {pn_rate:>12.0f} {agg_rate:>12.0f} {pn_rate / agg_rate:>8.2f}"
     )
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"written to {out}")
+    write_json(args.out, result)
+    print(f"written to {args.out}")
     return 0
 
 

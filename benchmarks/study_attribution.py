@@ -49,18 +49,21 @@ import yaml  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-from caloreco import clustering as cl  # noqa: E402
-from caloreco.attribution import (  # noqa: E402
-    attribution_metrics,
-    train_attribution,
-    train_segmenter,
-)
-from caloreco.config import chunk_rng  # noqa: E402
+from caloreco.attribution.evaluation import attribution_metrics  # noqa: E402
+from caloreco.attribution.segmenter import train_segmenter  # noqa: E402
+from caloreco.attribution.training import train_attribution  # noqa: E402
+from caloreco.clustering.agglomerative import agglomerative_clusters  # noqa: E402
+from caloreco.clustering.cone import cone_clusters  # noqa: E402
+from caloreco.clustering.labels import canonical_labels  # noqa: E402
+from caloreco.clustering.table import cluster_table_from_events  # noqa: E402
 from caloreco.events import RawEvents, concatenate  # noqa: E402
 from caloreco.geometry import Geometry, make_geometry  # noqa: E402
-from caloreco.merging import event_index, merge_clusters  # noqa: E402
-from caloreco.pair_stage import _fit_one, feature_list, pair_settings  # noqa: E402
-from caloreco.pairs import make_pairs  # noqa: E402
+from caloreco.io.files import write_json  # noqa: E402
+from caloreco.pairs.features import make_pairs  # noqa: E402
+from caloreco.pairs.merging import event_index, merge_clusters  # noqa: E402
+from caloreco.pairs.settings import feature_list, pair_settings  # noqa: E402
+from caloreco.pairs.training import fit_pair_classifier  # noqa: E402
+from caloreco.seeds import chunk_rng  # noqa: E402
 from caloreco.simulation import simulate_events  # noqa: E402
 from caloreco.split import assign_split  # noqa: E402
 
@@ -86,11 +89,11 @@ def _method_labels(events: RawEvents, geom: Geometry, method: str, settings: dic
     cell = events.cell_id.astype(np.int64)
     th, ph = geom.theta[cell], geom.phi[cell]
     if method == "cone":
-        lab = cl.cone_clusters(events.hit_offsets, energy, th, ph, **settings)
+        lab = cone_clusters(events.hit_offsets, energy, th, ph, **settings)
     else:
         t = events.cell_time.astype(np.float64)
-        lab = cl.agglomerative_clusters(events.hit_offsets, th, ph, t, **settings)
-    return cl.canonical_labels(events.hit_offsets, lab, energy)
+        lab = agglomerative_clusters(events.hit_offsets, th, ph, t, **settings)
+    return canonical_labels(events.hit_offsets, lab, energy)
 
 
 def reference_methods(
@@ -108,14 +111,14 @@ def reference_methods(
     t0 = time.perf_counter()
     agg = _method_labels(events, geom, "agglomerative", dict(settings.get("agglomerative", {})))
     timing["agglomerative_all_s"] = time.perf_counter() - t0
-    clusters = cl.cluster_table_from_events(events, agg, geom)
+    clusters = cluster_table_from_events(events, agg, geom)
     pairs = make_pairs(clusters)
     pairs["split"] = assign_split(pairs["event"].to_numpy(), (0.6, 0.2, 0.2), int(ds["seed"]))
     s = pair_settings(ds.get("pairs"))
     features = feature_list(s["features"])
     t0 = time.perf_counter()
-    fit, thr, _ = _fit_one(
-        pairs, s["model"], features, s["training"], int(s["training"]["seed"]), "cpu"
+    fit, thr = fit_pair_classifier(
+        pairs, s["model"], features, s["training"], int(s["training"]["seed"]), "cpu", log=log
     )
     timing["pair_classifier_training_s"] = time.perf_counter() - t0
     log(
@@ -135,7 +138,7 @@ def reference_methods(
         score >= thr,
     )
     out["agglomerative"] = agg_test
-    out["agglomerative+nn"] = cl.canonical_labels(test.hit_offsets, merged, test.cell_energy)
+    out["agglomerative+nn"] = canonical_labels(test.hit_offsets, merged, test.cell_energy)
     return out, timing
 
 
@@ -214,8 +217,6 @@ def run_dataset(name: str, cfg: dict, args, log) -> dict:
     metrics["settings"] = net.settings
     if seg_result is not None:
         metrics["slots_history"] = seg_result
-    from caloreco.stages import write_json
-
     write_json(out_dir / "attribution.json", metrics)
     if args.figures:
         draw_figures(metrics, name, out_dir, test, geom, labels)
@@ -325,18 +326,15 @@ def main() -> int:
     )
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "study.json").write_text(
-        json.dumps(
-            {
-                "goals": rows,
-                "clustering": methods,
-                "pointnet_cost_s": total,
-                "pointnet_cost_cpu_s": total_cpu,
-                "argv": sys.argv[1:],
-            },
-            indent=2,
-        )
-        + "\n"
+    write_json(
+        out / "study.json",
+        {
+            "goals": rows,
+            "clustering": methods,
+            "pointnet_cost_s": total,
+            "pointnet_cost_cpu_s": total_cpu,
+            "argv": sys.argv[1:],
+        },
     )
     print(f"written to {out / 'study.json'}")
     return 0

@@ -18,6 +18,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/raw.smk"
 include: "workflow/rules/clustering.smk"
 include: "workflow/rules/pairs.smk"
+include: "workflow/rules/attribution.smk"
 include: "workflow/rules/regression.smk"
 include: "workflow/rules/figures.smk"
 

@@ -240,6 +240,44 @@ def _check_analyses(where: str, ds: Mapping[str, Any], preset: str) -> None:
                 f"config keys {where}.pairs.merge_methods and {where}.clustering: {extra} are "
                 f"not configured clustering methods ({methods})"
             )
+    _check_attribution(where, ds, preset)
+
+
+def _check_attribution(where: str, ds: Mapping[str, Any], preset: str) -> None:
+    """The attribution analysis: CALIFA hits with per-cell truth (the targets), a settings
+    block only where the analysis runs, attention widths that split into heads."""
+    wanted = "attribution" in ds.get("analyses", [])
+    if "attribution" in ds and not wanted:
+        raise ConfigError(
+            f"config keys {where}.attribution and {where}.analyses: settings given but "
+            "'attribution' is not among the analyses"
+        )
+    if not wanted:
+        return
+    if preset != "califa":
+        raise ConfigError(
+            f"config keys {where}.analyses and {where}.detector: 'attribution' needs a califa "
+            f"detector, {ds['detector']!r} is a {preset!r}"
+        )
+    if not dataset_provides(ds)["truth"]:
+        raise ConfigError(
+            f"config keys {where}.analyses and {where}.root.branches: 'attribution' trains on "
+            f"per-cell truth; map all of {list(TRUTH_BRANCHES)}"
+        )
+    # defaults as in caloreco.attribution.settings (hidden 32, segmenter 64, 4 heads), not
+    # imported from there: every rule that reads the config would then hash that module too
+    cfg = ds.get("attribution", {})
+    focal, seg = cfg.get("model", {}), cfg.get("segmenter", {}).get("model", {})
+    for block, model, hidden in (("model", focal, 32), ("segmenter.model", seg, 64)):
+        if model.get("variant", "attention") != "attention":
+            continue  # the plain PointNet has no attention heads
+        hidden, heads = model.get("hidden", hidden), model.get("heads", 4)
+        if hidden % heads:
+            key = f"{where}.attribution.{block}"
+            raise ConfigError(
+                f"config keys {key}.hidden and {key}.heads: hidden ({hidden}) must be a "
+                f"multiple of heads ({heads})"
+            )
 
 
 def with_defaults(defaults: Mapping[str, Any], cfg: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -34,6 +34,10 @@ LABELS: dict[str, str] = {
     "agglomerative": "agglomerative",
     "cone+nn": "R3B cone + NN merge",
     "agglomerative+nn": "agglomerative + NN merge",
+    # CALIFA hit-level attribution (clustering methods and the hit-level baseline)
+    "pointnet": "point-cloud NN + peeling",
+    "slots": "slot attention",
+    "majority": "majority per focal hit",
 }
 
 _PETROFF = ["#5790fc", "#f89c20", "#e42536", "#964a8b", "#9c9ca1", "#7a21dd"]
@@ -53,6 +57,9 @@ COLORS: dict[str, str] = {
     "agglomerative": "#f89c20",
     "cone+nn": "#964a8b",
     "agglomerative+nn": "#e42536",
+    "pointnet": "#7a21dd",
+    "slots": "#9c9ca1",
+    "majority": "#f89c20",
 }
 
 #: the estimator a trained model file stands for (loss curves)
@@ -61,6 +68,8 @@ MODEL_ESTIMATOR: dict[str, str] = {
     "regressor_abspos": "nn_abspos",
     "pair_classifier": "nn",
     "pair_tiny": "nn_tiny",
+    "attribution": "pointnet",
+    "slots": "slots",
 }
 
 #: short descriptions of the default datasets (others are shown by their key)

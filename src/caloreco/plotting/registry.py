@@ -28,7 +28,8 @@ class FigureKind:
         inputs: keyword arguments of the function that are input paths (a path or a list).
         optional: inputs that may be left out.
         detector: ``"ecal"``, ``"califa"`` or ``"any"``.
-        needs: the dataset analyses it needs (``"regression"``, ``"pairs"``), if any.
+        needs: the dataset analyses it needs (``"regression"``, ``"pairs"``,
+            ``"attribution"``), if any.
     """
 
     function: str
@@ -80,6 +81,30 @@ FIGURES: dict[str, FigureKind] = {
         ("reference",),
         "ecal",
         ("regression",),
+    ),
+    "attribution_baselines": FigureKind(
+        "caloreco.plotting.attribution:baselines", ("metrics",), (), "califa", ("attribution",)
+    ),
+    "attribution_tp_wr": FigureKind(
+        "caloreco.plotting.attribution:reconstruction_vs",
+        ("metrics",),
+        (),
+        "califa",
+        ("attribution",),
+    ),
+    "attribution_display": FigureKind(
+        "caloreco.plotting.attribution:event_display_files",
+        ("raw", "cells"),
+        (),
+        "califa",
+        ("attribution",),
+    ),
+    "segmenter_curves": FigureKind(
+        "caloreco.plotting.attribution:training_curves_files",
+        ("histories",),
+        ("metrics",),
+        "califa",
+        ("attribution",),
     ),
 }
 

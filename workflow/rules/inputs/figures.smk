@@ -22,6 +22,8 @@ def metrics_targets(dataset):
     if "pairs" in analyses(d):
         targets.append(f"results/{d}/metrics/pairs.json")
         targets.append(f"results/{d}/metrics/pairs_seeds.json")
+    if "attribution" in analyses(d):
+        targets.append(f"results/{d}/metrics/attribution.json")
     return targets
 
 
@@ -47,7 +49,7 @@ def model_names(dataset):
         names += [REGRESSOR_MODEL[n] for n in regressor_names(dataset)]
     if "pairs" in analyses(dataset):
         names += ["pair_classifier", "pair_tiny"]
-    return names
+    return names + attribution_models(dataset)
 
 
 def figure_kinds(dataset):
@@ -74,7 +76,7 @@ def figure_kinds(dataset):
             kinds.append("resolution")
         if ds.get("regression", {}).get("compare_absolute_position"):
             kinds.append("abspos")
-    return kinds
+    return kinds + attribution_figure_kinds(dataset)
 
 
 def display_methods(dataset):
@@ -110,6 +112,8 @@ def figure_inputs(wildcards, kind):
             f"figure {d}-{kind}: not drawn for this dataset; its figures are {figure_kinds(d)}"
         )
     res = f"results/{d}"
+    if kind in ATTRIBUTION_FIGURES:
+        return attribution_figure_inputs(wildcards, kind)
     if kind == "event_display":
         shown = display_methods(d)
         return {
@@ -164,7 +168,7 @@ def figure_params(wildcards, kind):
         params["methods"] = scored_methods(d)
     if kind == "abspos" and abspos_reference(d):
         params["reference_dataset"] = abspos_reference(d)
-    return params
+    return params | attribution_figure_params(wildcards, kind)
 
 
 def figure_names():
@@ -185,7 +189,7 @@ def numbers_inputs(wildcards):
         f
         for d in DATASETS
         for f in metrics_targets(d)
-        if Path(f).stem in ("resolution", "pairs", "clustering")
+        if Path(f).stem in ("resolution", "pairs", "clustering", "attribution")
     ]
 
 

@@ -62,7 +62,7 @@ def test_figure_index_lists_every_figure_with_its_caption(test_run):
     assert pdfs
     for pdf in pdfs:
         row = next(line for line in index.splitlines() if line.startswith(f"| {pdf.stem} |"))
-        assert f"(thesis/{pdf.name})" in row and "`figure`" in row
+        assert f"(thesis/{pdf.name})" in row and "`figure_" in row
         caption = row.split(" | ")[2]
         assert len(caption) > 40 and "{{" not in caption, row
     assert "ecal_stage2" in index and "califa_uniform" in index

@@ -39,6 +39,8 @@ PAIR_TRAINING = {
     "merge_clusters",
     "clustering_metrics",
 }
+#: the attribution rules of a dataset (califa_uniform in config/test.yaml)
+ATTRIBUTION = {"train_attribution", "cluster_attribution", "evaluate_attribution"}
 
 
 def base_config() -> dict:
@@ -76,7 +78,23 @@ def test_training_setting_reruns_only_that_datasets_training(test_run):
     changed = by_dataset(planned_updates(test_run, write_config(test_run, "lr.yaml", cfg)))
     assert set(changed) - {"figures", "tex", "notebooks"} == {"califa_uniform"}
     rules = changed["califa_uniform"]
-    assert rules - figure_rules(rules) == PAIR_TRAINING
+    # evaluate_attribution bins the TP/WR of every method, the merged clusters included
+    assert rules - figure_rules(rules) == PAIR_TRAINING | {"evaluate_attribution"}
+
+
+def test_attribution_settings_rerun_only_what_they_feed(test_run):
+    cfg = base_config()
+    cfg["datasets"]["califa_uniform"]["attribution"]["training"]["lr"] = 2e-3
+    changed = by_dataset(planned_updates(test_run, write_config(test_run, "att.yaml", cfg)))
+    assert set(changed) - {"figures", "tex", "notebooks"} == {"califa_uniform"}
+    rules = changed["califa_uniform"]
+    # retrained, re-clustered, re-scored; the pairs analysis is left alone
+    assert rules - figure_rules(rules) == ATTRIBUTION | {"clustering_metrics"}
+    cfg = base_config()
+    cfg["datasets"]["califa_uniform"]["attribution"]["bootstrap"] = 50
+    changed = by_dataset(planned_updates(test_run, write_config(test_run, "boot.yaml", cfg)))
+    rules = changed["califa_uniform"]
+    assert rules - figure_rules(rules) == {"evaluate_attribution"}
 
 
 def test_regression_training_setting_reruns_training_and_evaluation(test_run):
@@ -123,7 +141,8 @@ def test_package_edit_reruns_exactly_the_rules_that_use_it(test_run):
     changed = by_dataset(_planned_after_edit(test_run, "pairs/features.py"))
     assert set(changed) - {"figures", "tex", "notebooks"} == {"califa_uniform"}
     rules = changed["califa_uniform"]
-    assert rules - figure_rules(rules) == {"pairs"} | PAIR_TRAINING
+    # the attribution network's pair features include the Compton consistency of pairs.features
+    assert rules - figure_rules(rules) == {"pairs"} | PAIR_TRAINING | ATTRIBUTION
 
 
 def test_random_stream_edit_resimulates_every_dataset(test_run):
@@ -147,10 +166,13 @@ def test_clustering_metrics_edit_reruns_only_the_scoring_and_its_readers(test_ru
     assert datasets == {"califa_uniform", "ecal_stage2", "ecal_stage3"}
     for ds in datasets:
         rules = changed[ds]
-        assert rules - figure_rules(rules) == {"clustering_metrics"}, (ds, rules)
-    # what reads clustering.json is redrawn, nothing is re-clustered, re-trained or re-fitted
+        # the attribution network chooses its peeling threshold by the validation TP (the
+        # event metrics): it is retrained, and its clusters follow; nothing else is
+        expected = {"clustering_metrics"} | (ATTRIBUTION if ds == "califa_uniform" else set())
+        assert rules - figure_rules(rules) == expected, (ds, rules)
+    # what reads clustering.json is redrawn, nothing else is re-clustered, re-trained or re-fitted
     drawn = {rule for rule, _ in updates}
-    assert drawn - figure_rules(drawn) == {"clustering_metrics"}
+    assert drawn - figure_rules(drawn) == {"clustering_metrics"} | ATTRIBUTION
     assert {"figure_event_categories", "figure_efficiency", "numbers"} <= drawn
 
 
@@ -179,7 +201,8 @@ def test_corrupt_raw_file_stops_with_the_files_name(tmp_path, test_run):
     assert not (work / target).exists()
 
 
-def _wait_for(path_glob: str, root: Path, proc: subprocess.Popen, limit_s: float = 300) -> bool:
+def _wait_for(path_glob: str, root: Path, proc: subprocess.Popen, limit_s: float = 3600) -> bool:
+    # a generous limit: it only bounds a hung run; the wait ends as soon as the glob matches
     t0 = time.monotonic()
     while time.monotonic() - t0 < limit_s:
         if list(root.glob(path_glob)):

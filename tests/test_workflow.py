@@ -94,7 +94,8 @@ def test_clustering_metrics_cover_every_method(run_dir, config):
     for name, ds in hit_datasets(config).items():
         m = json.loads((run_dir / f"results/{name}/metrics/clustering.json").read_text())
         merged = [f"{x}+nn" for x in ds["clustering"]] if "pairs" in ds.get("analyses", []) else []
-        assert sorted(m["methods"]) == sorted([*ds["clustering"], *merged])
+        networks = ["pointnet"] if "attribution" in ds.get("analyses", []) else []
+        assert sorted(m["methods"]) == sorted([*ds["clustering"], *merged, *networks])
         for method, r in m["methods"].items():
             total = r["TP"] + r["FP"] + r["FN"] + r["FM"]
             assert total == pytest.approx(1.0, abs=1e-9), method

@@ -7,6 +7,7 @@ expected.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,13 @@ import yaml
 
 from caloreco.errors import ConfigError
 
-__all__ = ["ConfigError", "validate_config", "with_defaults"]
+__all__ = [
+    "ConfigError",
+    "TRUTH_BRANCHES",
+    "validate_config",
+    "dataset_provides",
+    "with_defaults",
+]
 
 
 def _key(path: Iterable[Any]) -> str:
@@ -46,8 +53,43 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path) -> None:
     _cross_check(config)
 
 
+TRUTH_BRANCHES = ("truth_cell", "truth_primary", "truth_energy")
+
+
+def dataset_provides(ds: Mapping[str, Any]) -> dict[str, bool]:
+    """What a dataset's raw events carry, from its source and (for ROOT) its branch mapping.
+
+    ``truth`` (per-hit Monte Carlo truth: simulation, CALIFA CSV (one gamma per event number),
+    a ROOT mapping of all of truth_cell, truth_primary, truth_energy), ``primary_energy``,
+    ``primary_direction`` (theta, phi) and ``primary_position`` (x, y on the front face).
+    """
+    src = ds["source"]
+    if src == "simulate":
+        return dict.fromkeys(
+            ("truth", "primary_energy", "primary_direction", "primary_position"), True
+        )
+    if src == "csv":
+        energy = "primary_energy_mev" in ds.get("csv", {})
+        return {
+            "truth": True,
+            "primary_energy": energy,
+            "primary_direction": False,
+            "primary_position": False,
+        }
+    mapped = set(ds.get("root", {}).get("branches", {}))
+    return {
+        "truth": set(TRUTH_BRANCHES) <= mapped,
+        "primary_energy": "primary_energy" in mapped,
+        "primary_direction": {"primary_theta", "primary_phi"} <= mapped,
+        "primary_position": {"primary_x", "primary_y"} <= mapped,
+    }
+
+
 def _cross_check(config: Mapping[str, Any]) -> None:
+    """The checks between keys that the schema cannot express; each message names the keys."""
     detectors = config["detectors"]
+    for name, det in detectors.items():
+        _check_detector(f"detectors.{name}", det)
     for name, ds in config["datasets"].items():
         where = f"datasets.{name}"
         if ds["detector"] not in detectors:
@@ -58,46 +100,199 @@ def _cross_check(config: Mapping[str, Any]) -> None:
         preset = detectors[ds["detector"]]["preset"]
         if _check_imaging(where, ds, preset):
             continue  # camera images: none of the hit checks below apply
-        src = ds["source"]
-        if src == "simulate":
-            for key in ("events_per_chunk", "simulation"):
-                if key not in ds:
-                    raise ConfigError(f"config key {where}.{key}: required for source 'simulate'")
-            energy = ds["simulation"].get("energy")
-            if energy is None:
-                raise ConfigError(f"config key {where}.simulation.energy: required")
-            dist = energy["distribution"]
-            if dist == "fixed" and "value_mev" not in energy:
-                raise ConfigError(f"config key {where}.simulation.energy.value_mev: required")
-            if dist != "fixed":
-                lo, hi = energy.get("min_mev"), energy.get("max_mev")
-                if lo is None or hi is None or not lo < hi:
-                    raise ConfigError(
-                        f"config key {where}.simulation.energy: '{dist}' needs min_mev < max_mev"
-                    )
+        if ds["source"] == "simulate":
+            _check_simulation(where, ds)
         else:
-            if "files" not in ds:
-                raise ConfigError(f"config key {where}.files: required for source {src!r}")
-            if src == "root" and "root" not in ds:
-                raise ConfigError(f"config key {where}.root: tree and branch mapping required")
-            if src == "csv" and preset != "califa":
-                raise ConfigError(
-                    f"config key {where}.source: the csv hit format is CALIFA's; detector "
-                    f"{ds['detector']!r} is a {preset!r}"
-                )
-        methods = ds.get("clustering", {})
-        if preset == "ecal" and set(methods) - {"connected"}:
+            _check_import(where, ds, preset)
+        _check_analyses(where, ds, preset)
+        fractions = ds.get("split", {}).get("fractions")
+        if fractions is not None and not math.isclose(sum(fractions), 1.0, abs_tol=1e-9):
             raise ConfigError(
-                f"config key {where}.clustering: the planar ECAL supports 'connected' only, "
-                f"got {sorted(methods)}"
+                f"config key {where}.split.fractions: train, validation and test fractions must "
+                f"add up to 1, got {' + '.join(map(str, fractions))} = {sum(fractions):.6g}"
             )
-        if "regression" in ds.get("analyses", []) and preset != "ecal":
+
+
+def _ordered(where: str, values: Mapping[str, Any], keys: tuple[str, ...]) -> None:
+    given = [(k, values[k]) for k in keys if k in values]
+    for (k1, v1), (k2, v2) in zip(given[:-1], given[1:], strict=True):
+        if not v1 < v2:
+            raise ConfigError(
+                f"config keys {where}.{k1} and {where}.{k2}: expected {k1} < {k2}, "
+                f"got {v1} and {v2}"
+            )
+
+
+def _check_detector(where: str, det: Mapping[str, Any]) -> None:
+    geo = det.get("geometry", {})
+    _ordered(f"{where}.geometry", geo, ("theta_min_deg", "theta_split_deg", "theta_max_deg"))
+
+
+def _check_simulation(where: str, ds: Mapping[str, Any]) -> None:
+    for key in ("events_per_chunk", "simulation"):
+        if key not in ds:
+            raise ConfigError(f"config key {where}.{key}: required for source 'simulate'")
+    for key in ("files", "csv", "root"):
+        if key in ds:
+            raise ConfigError(
+                f"config key {where}.{key}: only for an imported dataset (source csv or root), "
+                "but datasets.source is 'simulate'"
+            )
+    sim = ds["simulation"]
+    energy = sim.get("energy")
+    if energy is None:
+        raise ConfigError(f"config key {where}.simulation.energy: required")
+    dist = energy["distribution"]
+    if dist == "fixed" and "value_mev" not in energy:
+        raise ConfigError(f"config key {where}.simulation.energy.value_mev: required")
+    if dist != "fixed":
+        lo, hi = energy.get("min_mev"), energy.get("max_mev")
+        if lo is None or hi is None:
+            raise ConfigError(
+                f"config keys {where}.simulation.energy.min_mev and max_mev: required for "
+                f"distribution '{dist}'"
+            )
+        _ordered(f"{where}.simulation.energy", energy, ("min_mev", "max_mev"))
+    _ordered(f"{where}.simulation", sim, ("theta_min_deg", "theta_max_deg"))
+
+
+def _check_import(where: str, ds: Mapping[str, Any], preset: str) -> None:
+    src = ds["source"]
+    if "files" not in ds:
+        raise ConfigError(f"config key {where}.files: required for source {src!r}")
+    if src == "root":
+        if "root" not in ds:
+            raise ConfigError(f"config key {where}.root: tree and branch mapping required")
+        mapped = set(ds["root"]["branches"])
+        if "cell_id" not in mapped and not {"cell_theta", "cell_phi"} <= mapped:
+            raise ConfigError(
+                f"config key {where}.root.branches: map 'cell_id' (cells of the detector "
+                "preset) or both 'cell_theta' and 'cell_phi' (crystal directions)"
+            )
+        some = mapped & set(TRUTH_BRANCHES)
+        if some and some != set(TRUTH_BRANCHES):
+            raise ConfigError(
+                f"config key {where}.root.branches: map all of {list(TRUTH_BRANCHES)} or none; "
+                f"{sorted(set(TRUTH_BRANCHES) - some)} missing"
+            )
+    if src == "csv" and preset != "califa":
+        raise ConfigError(
+            f"config key {where}.source: the csv hit format is CALIFA's; detector "
+            f"{ds['detector']!r} is a {preset!r}"
+        )
+    if src != "csv" and "csv" in ds:
+        raise ConfigError(f"config key {where}.csv: only for source 'csv', not {src!r}")
+    if src != "root" and "root" in ds:
+        raise ConfigError(f"config key {where}.root: only for source 'root', not {src!r}")
+
+
+def _check_analyses(where: str, ds: Mapping[str, Any], preset: str) -> None:
+    methods = sorted(ds.get("clustering", {}))
+    if preset == "ecal" and set(methods) - {"connected"}:
+        raise ConfigError(
+            f"config key {where}.clustering: the planar ECAL supports 'connected' only, "
+            f"got {methods}"
+        )
+    analyses = ds.get("analyses", [])
+    has = dataset_provides(ds)
+    truth_hint = (
+        f"map {where}.root.branches.truth_cell, truth_primary and truth_energy"
+        if ds["source"] == "root"
+        else "use a simulated or CSV dataset"
+    )
+    if "regression" in analyses:
+        if preset != "ecal":
             raise ConfigError(f"config key {where}.analyses: 'regression' needs an ecal detector")
+        if "connected" not in methods:
+            raise ConfigError(
+                f"config keys {where}.analyses and {where}.clustering: 'regression' cuts its "
+                f"windows around the clusters of {where}.clustering.connected, which is not "
+                f"configured (clustering: {methods})"
+            )
+        missing = [k for k in ("truth", "primary_energy", "primary_position") if not has[k]]
+        if missing:
+            raise ConfigError(
+                f"config key {where}.analyses: 'regression' needs the true photons (targets: "
+                f"impact point and energy) and the truth matching; this dataset lacks {missing}: "
+                f"map {where}.root.branches.primary_x, primary_y, primary_energy and the truth "
+                "branches"
+            )
+    if "pairs" in analyses:
+        if preset != "califa":
+            raise ConfigError(
+                f"config key {where}.analyses: 'pairs' (the CALIFA case A/B classifier) needs a "
+                f"califa detector; {ds['detector']!r} is a {preset!r}"
+            )
+        if not has["truth"]:
+            raise ConfigError(
+                f"config key {where}.analyses: 'pairs' needs Monte Carlo truth for its labels: "
+                + truth_hint
+            )
+        pairs = ds.get("pairs", {})
+        method = pairs.get("method", "agglomerative")
+        if method not in methods:
+            raise ConfigError(
+                f"config keys {where}.pairs.method and {where}.clustering: the pairs are made "
+                f"of {method!r} clusters{'' if 'method' in pairs else ' (the default)'}, which "
+                f"is not configured (clustering: {methods})"
+            )
+        extra = sorted(set(pairs.get("merge_methods", [])) - set(methods))
+        if extra:
+            raise ConfigError(
+                f"config keys {where}.pairs.merge_methods and {where}.clustering: {extra} are "
+                f"not configured clustering methods ({methods})"
+            )
+    _check_attribution(where, ds, preset)
+
+
+def _check_attribution(where: str, ds: Mapping[str, Any], preset: str) -> None:
+    """The attribution analysis: CALIFA hits with per-cell truth (the targets), a settings
+    block only where the analysis runs, attention widths that split into heads."""
+    wanted = "attribution" in ds.get("analyses", [])
+    if "attribution" in ds and not wanted:
+        raise ConfigError(
+            f"config keys {where}.attribution and {where}.analyses: settings given but "
+            "'attribution' is not among the analyses"
+        )
+    if not wanted:
+        return
+    if preset != "califa":
+        raise ConfigError(
+            f"config keys {where}.analyses and {where}.detector: 'attribution' needs a califa "
+            f"detector, {ds['detector']!r} is a {preset!r}"
+        )
+    if not dataset_provides(ds)["truth"]:
+        raise ConfigError(
+            f"config keys {where}.analyses and {where}.root.branches: 'attribution' trains on "
+            f"per-cell truth; map all of {list(TRUTH_BRANCHES)}"
+        )
+    # defaults as in caloreco.attribution.settings (hidden 32, segmenter 64, 4 heads), not
+    # imported from there: every rule that reads the config would then hash that module too
+    cfg = ds.get("attribution", {})
+    focal, seg = cfg.get("model", {}), cfg.get("segmenter", {}).get("model", {})
+    for block, model, hidden in (("model", focal, 32), ("segmenter.model", seg, 64)):
+        if model.get("variant", "attention") != "attention":
+            continue  # the plain PointNet has no attention heads
+        hidden, heads = model.get("hidden", hidden), model.get("heads", 4)
+        if hidden % heads:
+            key = f"{where}.attribution.{block}"
+            raise ConfigError(
+                f"config keys {key}.hidden and {key}.heads: hidden ({hidden}) must be a "
+                f"multiple of heads ({heads})"
+            )
 
 
 #: keys of a dataset that only camera images (the camera_tpc preset) use, and only hits use
 _IMAGING_KEYS = ("frames_per_chunk", "images", "cygno", "cygno_export", "anomaly")
-_HIT_KEYS = ("events_per_chunk", "simulation", "csv", "root", "regression", "pairs")
+_HIT_KEYS = (
+    "events_per_chunk",
+    "simulation",
+    "csv",
+    "root",
+    "regression",
+    "pairs",
+    "attribution",
+)
 
 
 def _check_imaging(where: str, ds: Mapping[str, Any], preset: str) -> bool:
@@ -133,7 +328,7 @@ def _check_imaging(where: str, ds: Mapping[str, Any], preset: str) -> bool:
                 f"camera_tpc datasets; {ds['detector']!r} is a {preset!r}"
             )
         return False
-    hit_analyses = [a for a in analyses if a in ("regression", "pairs")]
+    hit_analyses = [a for a in analyses if a in ("regression", "pairs", "attribution")]
     if hit_analyses:
         raise ConfigError(
             f"config keys {where}.analyses and {where}.detector: {hit_analyses[0]!r} needs hit "

@@ -28,8 +28,8 @@ class FigureKind:
         inputs: keyword arguments of the function that are input paths (a path or a list).
         optional: inputs that may be left out.
         detector: ``"ecal"``, ``"califa"``, ``"camera_tpc"`` or ``"any"``.
-        needs: the dataset analyses it needs (``"regression"``, ``"pairs"``, ``"anomaly"``), if
-            any.
+        needs: the dataset analyses it needs (``"regression"``, ``"pairs"``,
+            ``"attribution"``, ``"anomaly"``), if any.
     """
 
     function: str
@@ -101,6 +101,30 @@ FIGURES: dict[str, FigureKind] = {
         (),
         "camera_tpc",
         ("anomaly",),
+    ),
+    "attribution_baselines": FigureKind(
+        "caloreco.plotting.attribution:baselines", ("metrics",), (), "califa", ("attribution",)
+    ),
+    "attribution_tp_wr": FigureKind(
+        "caloreco.plotting.attribution:reconstruction_vs",
+        ("metrics",),
+        (),
+        "califa",
+        ("attribution",),
+    ),
+    "attribution_display": FigureKind(
+        "caloreco.plotting.attribution:event_display_files",
+        ("raw", "cells"),
+        (),
+        "califa",
+        ("attribution",),
+    ),
+    "segmenter_curves": FigureKind(
+        "caloreco.plotting.attribution:training_curves_files",
+        ("histories",),
+        ("metrics",),
+        "califa",
+        ("attribution",),
     ),
 }
 

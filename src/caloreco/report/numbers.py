@@ -106,13 +106,40 @@ def _fit_number(fit: Mapping[str, Any] | None, scale: float, unit: str, what: st
     return Number(float(fit["sigma"]) * scale, err, err, unit, what)
 
 
+def _attribution_numbers(ds: str, att: Mapping[str, Any]) -> dict[str, Number]:
+    """Hit-level numbers of attribution.json: the network's F1 and accuracy (95 % bootstrap
+    interval) and their baselines, smart_random's expected F1 and the majority accuracy (exact
+    for these hits: no uncertainty)."""
+    hl = att.get("hit_level") or {}
+    if not hl:
+        return {}
+    where = f"{ds}: hit-level attribution, focal = seed hit of each true gamma, test events"
+    net = hl["network"]["raw"]
+    out = {}
+    for key, name in (("f1", "HitFOne"), ("accuracy", "HitAccuracy")):
+        v = float(net[key])
+        lo, hi = net.get(f"{key}_ci", [v, v])
+        out[macro_name(ds, "pointnet", name)] = Number(
+            v, v - float(lo), float(hi) - v, "", f"{where}: {key} of the network (95 % CI)"
+        )
+    p = float(hl["smart_random"]["p"])
+    out[macro_name(ds, "smart_random", "HitFOne")] = Number(
+        p, 0.0, 0.0, "", f"{where}: F1 of smart_random (expected, = positive fraction)"
+    )
+    acc = float(hl["majority"]["raw"]["accuracy"])
+    out[macro_name(ds, "majority", "HitAccuracy")] = Number(
+        acc, 0.0, 0.0, "", f"{where}: accuracy of the per-focal-hit majority class"
+    )
+    return out
+
+
 def headline_numbers(metrics: Mapping[str, Mapping[str, Any]]) -> dict[str, Number]:
     """The quoted numbers of every dataset, by macro name.
 
     Args:
         metrics: ``{dataset: {"resolution": resolution.json, "pairs": pairs.json,
-            "clustering": clustering.json, "anomaly": anomaly.json}}`` (loaded JSON; any may be
-            absent).
+            "clustering": clustering.json, "attribution": attribution.json, "anomaly":
+            anomaly.json}}`` (loaded JSON; any may be absent).
 
     Returns:
         ``{macro_name: Number}``:
@@ -121,6 +148,8 @@ def headline_numbers(metrics: Mapping[str, Mapping[str, Any]]) -> dict[str, Numb
           network on a ``mono_energetic`` sample), and where fitted ``<Ds><Est>StochasticTerm`` (a, % sqrt(GeV)), ``ConstantTerm`` (b, %);
         * pairs: ``<Ds><Clf>FOne`` (F1 with its 95 % bootstrap interval);
         * clustering: ``<Ds><Method>TP`` and ``<Ds><Method>WR`` (%);
+        * attribution: ``<Ds>PointnetHitFOne`` and ``<Ds>PointnetHitAccuracy`` (with the 95 %
+          interval), ``<Ds>SmartRandomHitFOne``, ``<Ds>MajorityHitAccuracy`` (baselines);
         * anomaly (camera images, :func:`anomaly_numbers`): intensity kept at the CYGNO area,
           ROC AUC at 1 keV, ER / NR accuracy.
     """
@@ -161,6 +190,7 @@ def headline_numbers(metrics: Mapping[str, Mapping[str, Any]]) -> dict[str, Numb
             out[macro_name(ds, clf, "FOne")] = Number(
                 f1, f1 - float(lo), float(hi) - f1, "", f"{ds}: F1 on test pairs (95 % CI), {clf}"
             )
+        out.update(_attribution_numbers(ds, files.get("attribution") or {}))
         clus = files.get("clustering") or {}
         for method, m in (clus.get("methods") or {}).items():
             for key in ("TP", "WR"):

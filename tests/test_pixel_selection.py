@@ -145,7 +145,9 @@ def test_selection_on_a_hand_made_frame():
 def test_classical_points_and_chain_reproduce_reconstruct():
     cam = CameraTPC(height=64, width=64)
     spec = RecoilSpec(
-        energy={"distribution": "lines", "values_kev": [1.0, 6.0]}, margin_mm=2.0, empty_fraction=0.3
+        energy={"distribution": "lines", "values_kev": [1.0, 6.0]},
+        margin_mm=2.0,
+        empty_fraction=0.3,
     )
     true, meas = simulate_camera(cam, seed=5, n_pedestal_frames=30)
     f = simulate_frames(cam, spec, true, 10, seed=5)

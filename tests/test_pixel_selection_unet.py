@@ -45,8 +45,9 @@ def test_focal_loss_by_hand_and_torch_equals_numpy():
         t = focal_loss(torch.from_numpy(lg), torch.from_numpy(yy), a, gm, "none").numpy()
         assert np.allclose(t, focal_loss_numpy(1 / (1 + np.exp(-lg)), yy, a, gm), rtol=1e-8)
     # focusing: relative to the weighted BCE, easy examples lose more weight than hard ones
-    easy, hard = focal_loss_numpy(np.array([0.95]), np.array([1]), 0.5, 2.0), focal_loss_numpy(
-        np.array([0.3]), np.array([1]), 0.5, 2.0
+    easy, hard = (
+        focal_loss_numpy(np.array([0.95]), np.array([1]), 0.5, 2.0),
+        focal_loss_numpy(np.array([0.3]), np.array([1]), 0.5, 2.0),
     )
     assert easy / (-0.5 * np.log(0.95)) < hard / (-0.5 * np.log(0.3))
     with pytest.raises(ValueError, match="target"):

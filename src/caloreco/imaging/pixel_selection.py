@@ -865,7 +865,8 @@ def pixel_selection_analysis(
         ``(metrics, artefacts)``: the JSON-able metrics (``pixel_selection.json``; see the
         module docstring and the final report) and ``{"clusters": DataFrame (one row per test
         cluster, column ``method``), "recoils": DataFrame (one row per test recoil and method),
-        "examples": dict of arrays for the displays, "model": the U-Net}``.
+        "examples": dict of arrays for the displays, "model": the U-Net, "prob_test": float16
+        (n_test, H, W) U-Net probabilities, "test_events": their event numbers}``.
     """
     from caloreco.nn.unet import UNetConfig, predict_unet, train_unet, unet_config_dict
 
@@ -1110,7 +1111,15 @@ def pixel_selection_analysis(
     }
     cl = pd.concat(tables, ignore_index=True)
     rec = pd.concat(recoil_tables, ignore_index=True)
-    return metrics, {"clusters": cl, "recoils": rec, "examples": examples, "model": model}
+    artefacts = {
+        "clusters": cl,
+        "recoils": rec,
+        "examples": examples,
+        "model": model,
+        "prob_test": p_test.astype(np.float16),
+        "test_events": test.event,
+    }
+    return metrics, artefacts
 
 
 def _examples(test, classical, p_test, results, y_test, f_lab, names, settings):

@@ -3,7 +3,7 @@ the U-Net's own inference time beside it, in one run on the same frames.
 
 Usage: python benchmarks/bench_pixel_selection.py [--out results/benchmarks/pixel_selection.json]
     [--model results/pixel_selection_study/default/unet.pt] [--frames 128] [--size 256]
-    [--repeat 3] [--camera '{"noise_median": 3.5}'] [--device cpu]
+    [--repeat 5] [--camera '{"noise_median": 3.5}'] [--device cpu]
 
 Frames: the default spectrum (0.25-20 keVee ER and NR, 25 % without a recoil) of the camera in the
 checkpoint's metadata (or ``--camera``), events from 100000 on of seed 1, so none of them was seen
@@ -55,7 +55,7 @@ def main() -> None:
     parser.add_argument("--model", default="results/pixel_selection_study/default/unet.pt")
     parser.add_argument("--frames", type=int, default=128)
     parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--camera", default=None, help="JSON camera (default: the checkpoint's)")
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()

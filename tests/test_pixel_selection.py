@@ -277,11 +277,21 @@ def test_analysis_contract_on_tiny_frames():
     )
     m, art = ps.pixel_selection_analysis(f, meas, s, pixel_mm=cam.pixel_mm, seed=1)
     json.dumps(m)  # plain JSON
-    assert set(m["clustering"]["methods"]) == {"nsigma", "unet", "nsigma_talk", "unet_talk"}
+    assert set(m["clustering"]["methods"]) == {
+        "nsigma",
+        "unet",
+        "unet_relaxed",
+        "nsigma_talk",
+        "unet_talk",
+    }
     assert m["frames"]["train"] + m["frames"]["val"] + m["frames"]["test"] == 48
     assert m["energies"] == ["0.5", "1", "6"]
-    assert {"vs_nsigma", "vs_nsigma_talk"} == set(m["goals"])
-    g = m["goals"]["vs_nsigma"]
+    assert set(m["goals"]) == {
+        "unet_vs_nsigma",
+        "unet_talk_vs_nsigma_talk",
+        "unet_relaxed_vs_nsigma",
+    }
+    g = m["goals"]["unet_vs_nsigma"]
     for k in ("efficiency_1kev", "integral_ratio_1kev", "fewer_fakes_every_bin"):
         assert isinstance(g[k]["met"], bool)
     assert set(g["fewer_fakes_every_bin"]["bins"]) == {"0.5", "1", "6", "multi_keV", "pedestal"}
@@ -302,7 +312,15 @@ def test_analysis_contract_on_tiny_frames():
     assert nsig["all"]["points_per_frame"] == pytest.approx(want.n_points.mean())
     # every test recoil appears once per method
     rec = art["recoils"]
-    assert len(rec) == 4 * int(test.recoil_offsets[-1])
+    assert len(rec) == 5 * int(test.recoil_offsets[-1])
+    # the relaxed min_samples is a candidate, chosen on validation frames (its rows are there)
+    u = m["unet"]
+    assert u["relaxed_min_samples"] in s.relaxed_min_samples
+    assert (
+        m["clustering"]["methods"]["unet_relaxed"]["reco"]["min_samples"]
+        == u["relaxed_min_samples"]
+    )
+    assert len(u["relaxed_min_samples_validation"]) == 1 + len(s.relaxed_min_samples)
     ex = art["examples"]
     assert ex["prob"].shape[1:] == (64, 64) and ex["labels_unet"].shape[1:] == (16, 16)
     with pytest.raises(ValueError, match="truth"):
@@ -311,3 +329,39 @@ def test_analysis_contract_on_tiny_frames():
         ps.pixel_selection_analysis(
             ImageFrames(f.event, f.run, f.image, f.kind, f.energy_kev), meas, s
         )
+
+
+def test_choose_min_samples_prefers_efficiency_without_extra_fakes():
+    # two frames: a faint spot that only a low min_samples keeps, and an empty frame with a
+    # bright noise blob that the U-Net (perfectly) ignores
+    from caloreco.imaging.frames import ImageFrames
+
+    ped = flat_pedestal(32, 32, 100.0, 2.0)
+    img = np.full((2, 32, 32), 100, np.uint16)
+    img[0, 8:12, 8:12] = 104  # 16 pixels of 4 counts: weight 4 in one macro-pixel
+    truth = np.zeros((2, 32, 32), np.float32)
+    truth[0, 8:12, 8:12] = 4.0
+    trec = np.where(truth > 0, 0, -1).astype(np.int8)
+    recoils = {
+        "recoil_light": np.array([64.0]),
+        "recoil_energy_kev": np.array([0.25], np.float32),
+        "recoil_kind": np.array([1], np.int8),
+    }
+    val = ImageFrames(
+        np.arange(2),
+        np.ones(2, np.int32),
+        img,
+        np.array([1, 0], np.int8),
+        np.array([0.25, 0.0], np.float32),
+        truth,
+        trec,
+        np.array([0, 1, 1]),
+        recoils,
+    )
+    prob = (truth > 0).astype(np.float32)
+    rs = reco.RecoSettings(eps=3.0, min_samples=20, border=0)
+    ms, rows = ps.choose_min_samples(val, ped, prob, 0.5, rs, (20, 10, 4, 2))
+    by = {r["min_samples"]: r for r in rows if r["method"] == "unet"}
+    assert by[20]["efficiency"] == 0.0 and by[4]["efficiency"] == 1.0
+    assert ms == 4  # the largest that finds the spot without a fake
+    assert rows[0]["method"] == "nsigma" and rows[0]["fakes_per_frame"] == 0.0

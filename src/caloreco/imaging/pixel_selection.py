@@ -28,9 +28,17 @@ Pieces (all pure functions on arrays):
   integral (the U-Net gives DBSCAN the core of a spot; the light of its tails is still measured);
 * :func:`cluster_outcomes`: per recoil detected or not, its main cluster and integral ratio; per
   cluster signal, split or fake;
+* :func:`choose_min_samples`: the ``unet_relaxed`` method's DBSCAN ``min_samples``, from the
+  validation frames (the U-Net has already removed the noise that min_samples guards against;
+  the classical chain's fake rate on the same frames is the ceiling);
 * :func:`pixel_selection_analysis`: the analysis (split by frame, U-Net training, thresholds on
   validation frames, both chains on the test frames, the metrics dict of
   ``results/{dataset}/metrics/pixel_selection.json``).
+
+Methods on the test frames: ``nsigma`` (the classical chain, LIME defaults), ``unet`` (the
+U-Net's points, the same DBSCAN and weights), ``unet_relaxed`` (the same with the validation
+``min_samples``), and per ``compare`` entry (default ``talk``: nsigma 0.2, eps 18, the U-Net
+talk's chain) ``nsigma_talk`` and ``unet_talk``.
 
 Definitions used by the metrics (per test frame, one recoil per frame or more):
 
@@ -50,6 +58,7 @@ Units: counts, mm, keV (visible energy), seconds.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -96,6 +105,8 @@ __all__ = [
     "cluster_outcomes",
     "energy_labels",
     "outcome_metrics",
+    "dbscan_frame_ms",
+    "choose_min_samples",
     "pixel_selection_analysis",
     "PROB_EDGES",
 ]
@@ -663,6 +674,11 @@ class PixelSelectionSettings:
         nsigma_points: zero-suppression levels shown as points beside the U-Net's PR curve.
         compare: further classical chains, name -> :class:`RecoSettings` overrides; each gives
             methods ``nsigma_{name}`` and ``unet_{name}`` (the U-Net's points with that DBSCAN).
+        relaxed_min_samples: candidates for the ``unet_relaxed`` method (the U-Net's points,
+            the classical DBSCAN with a lower ``min_samples``: the U-Net has removed the noise
+            that min_samples guards against); chosen on the VALIDATION frames as the one with the
+            highest detection efficiency whose fakes per frame do not exceed the classical
+            chain's on the same validation frames (ties: the largest).
         energy_bins_kev, multi_kev: energy labels (see :func:`energy_labels`) and the lower edge
             of the multi-keV group.
         n_boot: bootstrap replicates; batch: frames per DBSCAN call and per cluster table.
@@ -682,6 +698,7 @@ class PixelSelectionSettings:
     compare: Mapping[str, Mapping[str, Any]] = field(
         default_factory=lambda: {"talk": {"nsigma": 0.2, "eps": 18.0, "min_samples": 20}}
     )
+    relaxed_min_samples: tuple[int, ...] = (20, 15, 10, 7, 5, 3)
     energy_bins_kev: tuple[float, ...] | None = None
     multi_kev: float = 2.0
     n_boot: int = 200
@@ -710,11 +727,12 @@ class PixelSelectionSettings:
             _reco_variant(LIME_DEFAULTS, block)
         if self.batch < 1 or self.n_boot < 0:
             raise ValueError("batch >= 1 and n_boot >= 0 expected")
+        ms = tuple(self.relaxed_min_samples)
+        if any(int(v) != v or v < 1 for v in ms):
+            raise ValueError(f"relaxed_min_samples: expected positive integers, got {ms}")
 
 
 def _reco_variant(base: RecoSettings, overrides: Mapping[str, Any]) -> RecoSettings:
-    import dataclasses
-
     known = {f.name for f in fields(RecoSettings)}
     unknown = sorted(set(overrides) - known)
     if unknown:
@@ -738,6 +756,8 @@ def pixel_selection_settings_from_config(
     for k in ("split_fractions", "nsigma_points", "energy_bins_kev"):
         if block.get(k) is not None:
             block[k] = tuple(float(v) for v in block[k])
+    if block.get("relaxed_min_samples") is not None:
+        block["relaxed_min_samples"] = tuple(int(v) for v in block["relaxed_min_samples"])
     if "unet" in block and "channels" in (block["unet"] or {}):
         block["unet"] = dict(block["unet"]) | {
             "channels": tuple(int(c) for c in block["unet"]["channels"])
@@ -751,6 +771,59 @@ def settings_dict(settings: PixelSelectionSettings) -> dict[str, Any]:
     d["unet"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in settings.unet.items()}
     d["compare"] = {k: dict(v) for k, v in settings.compare.items()}
     return d
+
+
+def choose_min_samples(
+    val: ImageFrames,
+    pedestal: PedestalMaps,
+    prob: np.ndarray,
+    point_threshold: float,
+    reco_settings: RecoSettings,
+    candidates: Sequence[int],
+    pixel_mm: float = 0.152,
+    signal_share: float = 0.5,
+) -> tuple[int, list[dict[str, float]]]:
+    """DBSCAN ``min_samples`` for the U-Net's points, from validation frames only.
+
+    The classical chain (``reco_settings``) sets the reference fake rate on the same frames;
+    among ``candidates`` the one with the highest detection efficiency whose fakes per frame do
+    not exceed it is returned (ties: the largest; none allowed: the classical ``min_samples``).
+
+    Returns:
+        ``(min_samples, rows)``: the choice and per candidate (and the reference, ``"nsigma"``)
+        ``min_samples``, ``efficiency``, ``fakes_per_frame``, ``points_per_frame``.
+    """
+    truth = {
+        "events": val.event,
+        "truth_light": val.truth_light,
+        "truth_recoil": val.truth_recoil,
+        "recoil_offsets": val.recoil_offsets,
+        "recoils": val.recoils,
+    }
+    cp = classical_points(val.image, pedestal, reco_settings)
+    pts = unet_points(prob, point_threshold, reco_settings.rebin, cp["spark"])
+
+    def outcome(points, rs):
+        res = cluster_chain(points, cp["weights"], cp["sub"], cp["zs"], rs, pixel_mm, **truth)
+        status, rt = cluster_outcomes(res.clusters, val.recoil_offsets, val.recoils, signal_share)
+        return {
+            "min_samples": int(rs.min_samples),
+            "efficiency": float(rt["detected"].mean()) if len(rt) else float("nan"),
+            "fakes_per_frame": float(np.sum(status == "fake")) / max(len(val), 1),
+            "points_per_frame": float(res.n_points.mean()) if len(val) else float("nan"),
+        }
+
+    ref = outcome(cp["points"], reco_settings) | {"method": "nsigma"}
+    rows = [ref]
+    best = None
+    for c in sorted({int(v) for v in candidates}, reverse=True):
+        row = outcome(pts, dataclasses.replace(reco_settings, min_samples=c)) | {"method": "unet"}
+        rows.append(row)
+        if row["fakes_per_frame"] <= ref["fakes_per_frame"] and (
+            best is None or row["efficiency"] > best["efficiency"]
+        ):
+            best = row
+    return (best["min_samples"] if best else int(reco_settings.min_samples)), rows
 
 
 def _preprocess_key(rs: RecoSettings) -> tuple:
@@ -930,7 +1003,20 @@ def pixel_selection_analysis(
         else _choose_threshold(sv, tv, pv)
     )
     t_pts = settings.point_threshold if settings.point_threshold is not None else t_pix
+    t0 = time.perf_counter()
+    relaxed_ms, relaxed_scan = choose_min_samples(
+        frames.select(part == "val"),
+        pedestal,
+        p_val,
+        t_pts,
+        reco_settings,
+        settings.relaxed_min_samples,
+        pixel_mm,
+        settings.signal_share,
+    )
     del p_val
+    lap("choose_min_samples", t0)
+    say(f"unet_relaxed: min_samples {relaxed_ms} (validation frames)")
 
     test = frames.select(part == "test")
     y_test = target[te_idx]
@@ -1003,6 +1089,20 @@ def pixel_selection_analysis(
             )
             results[method].frame_ms = dbscan_frame_ms(pts, cp["weights"], rs)
             reco_used[method] = rs.to_dict()
+    rs = dataclasses.replace(reco_settings, min_samples=relaxed_ms)
+    results["unet_relaxed"] = cluster_chain(
+        unet_pts,
+        classical["weights"],
+        classical["sub"],
+        classical["zs"],
+        rs,
+        pixel_mm,
+        settings.integral_grow,
+        batch=settings.batch,
+        **truth,
+    )
+    results["unet_relaxed"].frame_ms = dbscan_frame_ms(unet_pts, classical["weights"], rs)
+    reco_used["unet_relaxed"] = rs.to_dict()
     lap("clustering", t0)
 
     t0 = time.perf_counter()
@@ -1062,13 +1162,16 @@ def pixel_selection_analysis(
 
     key_1kev = next((k for k in names if _is_value(k, 1.0)), None)
     goals = {
-        f"vs_nsigma{suffix}": _goal_pair(
+        f"unet{suffix}_vs_nsigma{suffix}": _goal_pair(
             clustering["methods"]["unet" + suffix],
             clustering["methods"]["nsigma" + suffix],
             key_1kev,
         )
         for suffix in variants
     }
+    goals["unet_relaxed_vs_nsigma"] = _goal_pair(
+        clustering["methods"]["unet_relaxed"], clustering["methods"]["nsigma"], key_1kev
+    )
 
     examples = _examples(test, classical, p_test, results, y_test, f_lab, names, settings)
     clock["total"] = time.perf_counter() - t_all
@@ -1098,6 +1201,8 @@ def pixel_selection_analysis(
             "train_seconds": clock["train_unet"],
             "pixel_threshold": t_pix,
             "point_threshold": t_pts,
+            "relaxed_min_samples": int(relaxed_ms),
+            "relaxed_min_samples_validation": relaxed_scan,
             "threshold_from": "validation F1" if settings.pixel_threshold is None else "config",
         },
         "pixels": pixels,

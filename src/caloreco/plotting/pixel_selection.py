@@ -33,16 +33,18 @@ __all__ = [
 PIXEL_SELECTION_LABELS = {
     "nsigma": r"$n\sigma$ + filters (LIME)",
     "unet": "U-Net (LIME DBSCAN)",
+    "unet_relaxed": "U-Net (LIME DBSCAN, lower min_samples)",
     "nsigma_talk": r"$n\sigma$ 0.2 + filters (talk)",
     "unet_talk": "U-Net (talk DBSCAN)",
 }
 PIXEL_SELECTION_COLORS = {
     "nsigma": "#5790fc",
     "unet": "#e42536",
+    "unet_relaxed": "#9c9ca1",
     "nsigma_talk": "#f89c20",
     "unet_talk": "#964a8b",
 }
-_MARKERS = {"nsigma": "o", "unet": "s", "nsigma_talk": "^", "unet_talk": "D"}
+_MARKERS = {"nsigma": "o", "unet": "s", "unet_relaxed": "P", "nsigma_talk": "^", "unet_talk": "D"}
 _KIND = {0: "empty", 1: "ER", 2: "NR", 3: "mixed"}
 
 

@@ -85,6 +85,7 @@ from caloreco.imaging.reco import (
     zero_suppress,
 )
 from caloreco.models.baselines import bootstrap_f1_interval, smart_random_expected
+from caloreco.nn.unet import UNetConfig, predict_unet, train_unet, unet_config_dict
 from caloreco.split import assign_split
 
 __all__ = [
@@ -706,8 +707,6 @@ class PixelSelectionSettings:
     n_examples: int = 4
 
     def __post_init__(self) -> None:
-        from caloreco.nn.unet import UNetConfig
-
         UNetConfig(**dict(self.unet))  # validates
         if not (self.target_noise_fraction >= 0):
             raise ValueError(
@@ -941,8 +940,6 @@ def pixel_selection_analysis(
         "examples": dict of arrays for the displays, "model": the U-Net, "prob_test": float16
         (n_test, H, W) U-Net probabilities, "test_events": their event numbers}``.
     """
-    from caloreco.nn.unet import UNetConfig, predict_unet, train_unet, unet_config_dict
-
     say = log or (lambda _m: None)
     if not frames.has_truth or frames.recoils is None or frames.recoil_offsets is None:
         raise ValueError("frames: the pixel-selection metrics need simulated frames with truth")

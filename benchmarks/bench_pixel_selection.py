@@ -65,8 +65,8 @@ def main() -> None:
     from caloreco.imaging.camera import camera_from_config
     from caloreco.imaging.reco import LIME_DEFAULTS, dbscan_labels, pedestal_subtract
     from caloreco.imaging.simulate import RecoilSpec, simulate_camera, simulate_frames
-    from caloreco.io import atomic_path
-    from caloreco.models.training import select_device
+    from caloreco.io.files import atomic_path
+    from caloreco.nn.training import select_device
     from caloreco.nn.unet import UNetConfig, load_unet, predict_unet, train_unet
 
     model_path = Path(args.model)

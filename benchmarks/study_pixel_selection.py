@@ -65,7 +65,7 @@ def main() -> None:
     torch.set_num_threads(1)
 
     from caloreco.imaging import pixel_selection as ps
-    from caloreco.io import atomic_path
+    from caloreco.io.files import atomic_path
     from caloreco.nn.unet import save_unet
 
     out = Path(args.out) / args.tag

@@ -17,15 +17,15 @@ Pieces (all pure functions on arrays):
   (the tests' reference, and the validation loss of any score map);
 * :func:`unet_points`: macro-pixels (``rebin`` x ``rebin`` blocks, the points of the classical
   DBSCAN) whose largest pixel probability is above a threshold;
-* :func:`cluster_chain`: DBSCAN (:func:`caloreco.imaging.reco.dbscan_labels`, the classical
-  chain's, same eps / min_samples / metric, the same weights: the rebinned zero-suppressed
-  intensity) on a given set of points, the clusters renumbered and tabulated by
-  :func:`caloreco.imaging.reco.cluster_table`, with the DBSCAN time measured alone;
+* :func:`cluster_chain`: :func:`caloreco.imaging.reco.cluster_points` (the classical chain's
+  DBSCAN, same eps / min_samples / metric, the same weights: the rebinned zero-suppressed
+  intensity, and its cluster table) on a given set of points, batch by batch, with the DBSCAN
+  time measured alone;
   :func:`classical_points` gives the classical chain's points, so ``nsigma`` (the classical
   chain, identical to :func:`caloreco.imaging.reco.reconstruct`) and ``unet`` differ only in the
   points;
-* :func:`grow_labels`: the footprint of every cluster grown by ``n`` macro-pixels, for the
-  integral (the U-Net gives DBSCAN the core of a spot; the light of its tails is still measured);
+* :func:`~caloreco.imaging.reco.grow_labels`: the footprint of every cluster grown by ``n``
+  macro-pixels, for the integral (the U-Net gives DBSCAN the core of a spot);
 * :func:`cluster_outcomes`: per recoil detected or not, its main cluster and integral ratio; per
   cluster signal, split or fake;
 * :func:`choose_min_samples`: the ``unet_relaxed`` method's DBSCAN ``min_samples``, from the
@@ -66,25 +66,25 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import ndimage
 
+from caloreco.classification import bootstrap_f1_interval, smart_random_expected
 from caloreco.imaging.frames import ImageFrames
+from caloreco.imaging.metrics import energy_labels
 from caloreco.imaging.pedestal import PedestalMaps
 from caloreco.imaging.reco import (
     LIME_DEFAULTS,
     RecoSettings,
-    cluster_table,
+    cluster_points,
     dbscan_labels,
     full_resolution_mask,
+    grow_labels,
     median_filter_frames,
     noise_filter,
-    order_labels,
     pedestal_subtract,
     rebin_frames,
     spark_mask,
     zero_suppress,
 )
-from caloreco.models.baselines import bootstrap_f1_interval, smart_random_expected
 from caloreco.nn.unet import UNetConfig, predict_unet, train_unet, unet_config_dict
 from caloreco.split import assign_split
 
@@ -108,6 +108,11 @@ __all__ = [
     "outcome_metrics",
     "dbscan_frame_ms",
     "choose_min_samples",
+    "split_indices",
+    "unet_probabilities",
+    "unet_reconstruct",
+    "train_pixel_selection",
+    "evaluate_pixel_selection",
     "pixel_selection_analysis",
     "PROB_EDGES",
 ]
@@ -309,21 +314,6 @@ def unet_points(
     return pts
 
 
-def grow_labels(labels: np.ndarray, n: int) -> np.ndarray:
-    """Every cluster's macro-pixels grown by ``n`` rings (8-neighbourhood, within a frame) into
-    unclustered macro-pixels; where two clusters compete the higher label wins."""
-    lab = _stack(labels, "labels")
-    if n < 0:
-        raise ValueError(f"n: expected >= 0 rings, got {n}")
-    out = np.array(lab, np.int32, copy=True)
-    foot = np.zeros((1, 3, 3), bool)
-    foot[0] = True
-    for _ in range(int(n)):
-        grown = ndimage.maximum_filter(out, footprint=foot, mode="constant", cval=-1)
-        out = np.where(out < 0, grown, out)
-    return out
-
-
 @dataclass
 class ChainResult:
     """Clusters of one chain on a stack of frames.
@@ -390,19 +380,14 @@ def cluster_chain(
     t_db = 0.0
     for s in range(0, n, batch):
         sl = slice(s, min(s + batch, n))
-        t0 = time.perf_counter()
-        lab = dbscan_labels(pts[sl], wts[sl], settings)
-        t_db += time.perf_counter() - t0
-        lab = order_labels(lab, sub[sl], r)
-        core = lab
-        if grow > 0:
-            lab = grow_labels(lab, grow)
-        tab = cluster_table(
-            lab,
+        tab, core, dt = cluster_points(
+            pts[sl],
+            wts[sl],
             sub[sl],
             zs[sl],
+            settings,
             pixel_mm,
-            r,
+            grow,
             events=events[sl],
             truth_light=None if truth_light is None else truth_light[sl],
             truth_recoil=None if truth_recoil is None else truth_recoil[sl],
@@ -410,6 +395,7 @@ def cluster_chain(
             recoils=recoils,
             frame_offset=s,
         )
+        t_db += dt
         if grow > 0 and len(tab):
             # the DBSCAN footprint's own integral beside the grown one
             block = sub[sl].reshape(-1, core.shape[1], r, core.shape[2], r).sum(axis=(2, 4))
@@ -421,7 +407,7 @@ def cluster_chain(
         else:
             tab["integral_core"] = tab["integral"].to_numpy()
         tables.append(tab)
-        labels.append(lab if grow == 0 else core)
+        labels.append(core)
     clusters = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame()
     return ChainResult(
         clusters=clusters,
@@ -501,28 +487,6 @@ def cluster_outcomes(
         with np.errstate(invalid="ignore", divide="ignore"):
             table["ratio"] = np.where(light > 0, table["integral"] / light, np.nan)
     return status, table
-
-
-def energy_labels(
-    energy_kev: np.ndarray, bins: Sequence[float] | None = None
-) -> tuple[np.ndarray, list[str]]:
-    """A label per entry ("" for energy 0) and the ordered labels: the values themselves when
-    there are at most 12 distinct energies (spectral lines), else ``bins`` (default: quintiles)."""
-    e = np.asarray(energy_kev, np.float64)
-    lab = np.full(e.shape, "", dtype=object)
-    pos = e > 0
-    if bins is None:
-        vals = np.unique(np.round(e[pos], 4))
-        if vals.size <= 12:
-            for v in vals:
-                lab[pos & (np.round(e, 4) == v)] = f"{v:g}"
-            return lab, [f"{v:g}" for v in vals]
-        bins = np.quantile(e[pos], np.linspace(0, 1, 6))
-    edges = np.asarray(bins, np.float64)
-    names = [f"{lo:g}-{hi:g}" for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
-    k = np.clip(np.searchsorted(edges, e, side="right") - 1, 0, len(names) - 1)
-    lab[pos] = np.asarray(names, dtype=object)[k[pos]]
-    return lab, names
 
 
 def _poisson_rate(k: int, n: int) -> dict[str, float]:
@@ -911,43 +875,11 @@ def _goal_pair(
     return goals
 
 
-def pixel_selection_analysis(
-    frames: ImageFrames,
-    pedestal: PedestalMaps,
-    settings: PixelSelectionSettings = PixelSelectionSettings(),
-    reco_settings: RecoSettings = LIME_DEFAULTS,
-    pixel_mm: float = 0.152,
-    seed: int = 0,
-    device: str = "cpu",
-    log: Callable[[str], Any] | None = None,
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Train the U-Net, run the classical and the U-Net chains on the same test frames, compare.
-
-    Args:
-        frames: simulated frames with truth (``truth_light``, ``truth_recoil``, recoils).
-        pedestal: the run's measured pedestal maps.
-        settings: the analysis settings.
-        reco_settings: the classical chain (its DBSCAN is the U-Net chain's DBSCAN).
-        pixel_mm: pixel pitch.
-        seed: seeds the U-Net and the bootstraps.
-        device: ``"cpu"`` (default), ``"auto"`` (GPU when present) or ``"cuda[:N]"``.
-        log: a callable for progress lines.
-
-    Returns:
-        ``(metrics, artefacts)``: the JSON-able metrics (``pixel_selection.json``; see the
-        module docstring and the final report) and ``{"clusters": DataFrame (one row per test
-        cluster, column ``method``), "recoils": DataFrame (one row per test recoil and method),
-        "examples": dict of arrays for the displays, "model": the U-Net, "prob_test": float16
-        (n_test, H, W) U-Net probabilities, "test_events": their event numbers}``.
-    """
-    say = log or (lambda _m: None)
-    if not frames.has_truth or frames.recoils is None or frames.recoil_offsets is None:
-        raise ValueError("frames: the pixel-selection metrics need simulated frames with truth")
-    n, h, w = frames.image.shape
-    r = reco_settings.rebin
-    if h % r or w % r:
-        raise ValueError(f"frames: {h} x {w} is not a multiple of the rebin factor {r}")
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 14]))
+def split_indices(
+    frames: ImageFrames, settings: PixelSelectionSettings
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train (at most ``max_train_frames``), validation and test frame indices of the split by
+    event number (:func:`caloreco.split.assign_split`); every part must hold a frame."""
     part = assign_split(frames.event, settings.split_fractions, settings.split_seed)
     tr_idx = np.flatnonzero(part == "train")
     if settings.max_train_frames is not None:
@@ -958,51 +890,139 @@ def pixel_selection_analysis(
             f"frames: every split needs frames (train {tr_idx.size}, val {va_idx.size}, "
             f"test {te_idx.size})"
         )
-    clock: dict[str, float] = {}
-    t_all = time.perf_counter()
+    return tr_idx, va_idx, te_idx
 
-    def lap(name: str, t0: float) -> None:
-        clock[name] = time.perf_counter() - t0
 
-    # inputs and targets; the U-Net sees asinh(z) of every split
-    t0 = time.perf_counter()
-    sub_all = pedestal_subtract(frames.image, pedestal, reco_settings.cimax)
-    x = unet_input(sub_all, pedestal.rms)
-    del sub_all
-    target = pixel_target(frames.truth_light, pedestal.rms, settings.target_noise_fraction)
-    if not target[tr_idx].any():
-        raise ValueError("frames: the training frames hold no signal pixel")
-    lap("inputs", t0)
+def _check_truth(frames: ImageFrames, rebin: int) -> None:
+    if not frames.has_truth or frames.recoils is None or frames.recoil_offsets is None:
+        raise ValueError("frames: the pixel-selection metrics need simulated frames with truth")
+    h, w = frames.image.shape[1:]
+    if h % rebin or w % rebin:
+        raise ValueError(f"frames: {h} x {w} is not a multiple of the rebin factor {rebin}")
 
-    t0 = time.perf_counter()
-    cfg = UNetConfig(**dict(settings.unet))
-    model, history = train_unet(
-        x[tr_idx], target[tr_idx], x[va_idx], target[va_idx], cfg, seed, device, say
-    )
-    lap("train_unet", t0)
-    say(f"U-Net trained on {tr_idx.size} frames in {clock['train_unet']:.1f} s")
 
+def unet_probabilities(
+    images: np.ndarray,
+    pedestal: PedestalMaps,
+    model: Any,
+    reco_settings: RecoSettings = LIME_DEFAULTS,
+    batch_size: int = 1,
+) -> np.ndarray:
+    """The U-Net's signal probability of every pixel of raw frames (float32 (n, H, W)): the
+    pedestal subtraction of the classical chain, :func:`unet_input`, then the network."""
+    sub = pedestal_subtract(_stack(images, "images"), pedestal, reco_settings.cimax)
+    return predict_unet(model, unet_input(sub, pedestal.rms), batch_size)
+
+
+def unet_reconstruct(
+    frames: ImageFrames,
+    pedestal: PedestalMaps,
+    model: Any,
+    point_threshold: float,
+    reco_settings: RecoSettings = LIME_DEFAULTS,
+    pixel_mm: float = 0.152,
+    grow: int = 0,
+    batch: int = 64,
+) -> tuple[ChainResult, float]:
+    """The ``unet`` clustering method on raw frames: the U-Net's points (:func:`unet_points`,
+    sparks vetoed as in the classical chain) given to the classical chain's DBSCAN with its
+    weights (:func:`cluster_chain`). Truth columns when the frames carry truth.
+
+    Returns:
+        ``(result, inference_seconds)``; ``result.clusters`` has the columns of
+        :func:`caloreco.imaging.reco.reconstruct` plus ``integral_core``.
+    """
     t0 = time.perf_counter()
-    p_val = predict_unet(model, x[va_idx])
-    lap("predict_val", t0)
-    t0 = time.perf_counter()
-    p_test = predict_unet(model, x[te_idx])
+    prob = unet_probabilities(frames.image, pedestal, model, reco_settings)
     t_inf = time.perf_counter() - t0
-    lap("predict_test", t0)
-    del x
-    say(f"U-Net inference: {1e3 * t_inf / te_idx.size:.1f} ms per frame")
+    cp = classical_points(frames.image, pedestal, reco_settings)
+    pts = unet_points(prob, point_threshold, reco_settings.rebin, cp["spark"])
+    del prob
+    truth = (
+        {
+            "truth_light": frames.truth_light,
+            "truth_recoil": frames.truth_recoil,
+            "recoil_offsets": frames.recoil_offsets,
+            "recoils": frames.recoils,
+        }
+        if frames.has_truth
+        else {}
+    )
+    res = cluster_chain(
+        pts,
+        cp["weights"],
+        cp["sub"],
+        cp["zs"],
+        reco_settings,
+        pixel_mm,
+        grow,
+        events=frames.event,
+        batch=batch,
+        **truth,
+    )
+    return res, t_inf
 
+
+def train_pixel_selection(
+    frames: ImageFrames,
+    pedestal: PedestalMaps,
+    settings: PixelSelectionSettings = PixelSelectionSettings(),
+    reco_settings: RecoSettings = LIME_DEFAULTS,
+    pixel_mm: float = 0.152,
+    seed: int = 0,
+    device: str = "cpu",
+    log: Callable[[str], Any] | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """Train the U-Net on the training frames and fix its thresholds on the validation frames.
+
+    Args:
+        frames: simulated frames with truth (all splits; :func:`split_indices` picks).
+        pedestal: the run's measured pedestal maps.
+        settings: the analysis settings (``unet``, target, thresholds, relaxed candidates).
+        reco_settings: the classical chain whose DBSCAN the U-Net's points go to.
+        pixel_mm: pixel pitch, mm.
+        seed: seeds the U-Net's weights and crops.
+        device: ``"cpu"`` (default), ``"auto"`` (GPU when present) or ``"cuda[:N]"``.
+        log: a callable for progress lines.
+
+    Returns:
+        ``(model, info)``: the trained U-Net and JSON-able ``info`` (``config``, ``parameters``,
+        ``history``, ``train_frames``, ``val_frames``, ``train_seconds``, ``pixel_threshold``,
+        ``point_threshold``, ``threshold_from``, ``relaxed_min_samples``,
+        ``relaxed_min_samples_validation``, ``signal_pixel_fraction_train``, ``device``, the
+        split). :func:`evaluate_pixel_selection` and the ``unet`` clustering method use it.
+    """
+    say = log or (lambda _m: None)
+    _check_truth(frames, reco_settings.rebin)
+    tr_idx, va_idx, _ = split_indices(frames, settings)
+    sub = pedestal_subtract(frames.image[tr_idx], pedestal, reco_settings.cimax)
+    x_tr = unet_input(sub, pedestal.rms)
+    sub = pedestal_subtract(frames.image[va_idx], pedestal, reco_settings.cimax)
+    x_va = unet_input(sub, pedestal.rms)
+    del sub
+    frac = settings.target_noise_fraction
+    y_tr = pixel_target(frames.truth_light[tr_idx], pedestal.rms, frac)
+    y_va = pixel_target(frames.truth_light[va_idx], pedestal.rms, frac)
+    if not y_tr.any():
+        raise ValueError("frames: the training frames hold no signal pixel")
+    cfg = UNetConfig(**dict(settings.unet))
+    t0 = time.perf_counter()
+    model, history = train_unet(x_tr, y_tr, x_va, y_va, cfg, seed, device, say)
+    t_train = time.perf_counter() - t0
+    say(f"U-Net trained on {tr_idx.size} frames in {t_train:.1f} s")
+    del x_tr
+    p_val = predict_unet(model, x_va)
+    del x_va
     # thresholds from the validation frames only
-    sv, tv, pv = threshold_counts(p_val, target[va_idx], PROB_EDGES)
+    sv, tv, pv = threshold_counts(p_val, y_va, PROB_EDGES)
     t_pix = (
         settings.pixel_threshold
         if settings.pixel_threshold is not None
         else _choose_threshold(sv, tv, pv)
     )
     t_pts = settings.point_threshold if settings.point_threshold is not None else t_pix
-    t0 = time.perf_counter()
     relaxed_ms, relaxed_scan = choose_min_samples(
-        frames.select(part == "val"),
+        frames.select(np.isin(np.arange(len(frames)), va_idx)),
         pedestal,
         p_val,
         t_pts,
@@ -1011,16 +1031,89 @@ def pixel_selection_analysis(
         pixel_mm,
         settings.signal_share,
     )
-    del p_val
-    lap("choose_min_samples", t0)
-    say(f"unet_relaxed: min_samples {relaxed_ms} (validation frames)")
+    say(f"thresholds: pixel {t_pix:.4g}, point {t_pts:.4g}; unet_relaxed min_samples {relaxed_ms}")
+    info = {
+        "config": unet_config_dict(cfg),
+        "parameters": int(sum(q.numel() for q in model.parameters())),
+        "history": history,
+        "train_frames": int(tr_idx.size),
+        "val_frames": int(va_idx.size),
+        "train_seconds": t_train,
+        "pixel_threshold": float(t_pix),
+        "point_threshold": float(t_pts),
+        "threshold_from": "validation F1" if settings.pixel_threshold is None else "config",
+        "relaxed_min_samples": int(relaxed_ms),
+        "relaxed_min_samples_validation": relaxed_scan,
+        "signal_pixel_fraction_train": float(y_tr.mean()),
+        "target_noise_fraction": float(frac),
+        "split_fractions": [float(f) for f in settings.split_fractions],
+        "split_seed": int(settings.split_seed),
+        "seed": int(seed),
+        "device": str(next(model.parameters()).device),
+    }
+    return model, info
 
-    test = frames.select(part == "test")
-    y_test = target[te_idx]
-    del target
+
+def evaluate_pixel_selection(
+    frames: ImageFrames,
+    pedestal: PedestalMaps,
+    model: Any,
+    info: Mapping[str, Any],
+    settings: PixelSelectionSettings = PixelSelectionSettings(),
+    reco_settings: RecoSettings = LIME_DEFAULTS,
+    pixel_mm: float = 0.152,
+    seed: int = 0,
+    log: Callable[[str], Any] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Run the classical and the U-Net chains on the same test frames and compare them.
+
+    Args:
+        frames: simulated frames with truth (all splits; the test split is scored).
+        pedestal: the run's measured pedestal maps.
+        model, info: from :func:`train_pixel_selection` (thresholds, relaxed min_samples).
+        settings: the analysis settings (must give the split the model was trained with).
+        reco_settings: the classical chain (its DBSCAN is the U-Net chain's DBSCAN).
+        pixel_mm: pixel pitch, mm.
+        seed: seeds the bootstraps.
+        log: a callable for progress lines.
+
+    Returns:
+        ``(metrics, artefacts)``: the JSON-able metrics (``pixel_selection.json``: ``frames``,
+        ``energies``, ``settings``, ``target``, ``unet``, ``pixels``, ``clustering``, ``goals``,
+        ``timing``) and ``{"clusters": DataFrame (one row per test cluster, column
+        ``method``), "recoils": DataFrame (one row per test recoil and method), "examples":
+        dict of arrays for the displays, "prob_test": float16 (n_test, H, W) probabilities,
+        "test_events": their event numbers}``.
+    """
+    say = log or (lambda _m: None)
+    r = reco_settings.rebin
+    _check_truth(frames, r)
+    split = [float(f) for f in settings.split_fractions], int(settings.split_seed)
+    if (list(info["split_fractions"]), int(info["split_seed"])) != split:
+        raise ValueError(
+            f"info: the U-Net was trained with split {info['split_fractions']} (seed "
+            f"{info['split_seed']}), the settings give {split[0]} (seed {split[1]})"
+        )
+    tr_idx, va_idx, te_idx = split_indices(frames, settings)
+    h, w = frames.image.shape[1:]
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 14]))
+    clock: dict[str, float] = {}
+    t_all = time.perf_counter()
+
+    def lap(name: str, t0: float) -> None:
+        clock[name] = time.perf_counter() - t0
+
+    t_pix, t_pts = float(info["pixel_threshold"]), float(info["point_threshold"])
+    relaxed_ms = int(info["relaxed_min_samples"])
+    test = frames.select(np.isin(np.arange(len(frames)), te_idx))
+    y_test = pixel_target(test.truth_light, pedestal.rms, settings.target_noise_fraction)
+    t0 = time.perf_counter()
+    p_test = unet_probabilities(test.image, pedestal, model, reco_settings)
+    t_inf = time.perf_counter() - t0
+    lap("predict_test", t0)
+    say(f"U-Net inference: {1e3 * t_inf / te_idx.size:.1f} ms per frame")
     f_lab, names = energy_labels(test.energy_kev, settings.energy_bins_kev)
     signal_frame = np.diff(test.recoil_offsets) > 0
-
     # pixel metrics on the test frames
     t0 = time.perf_counter()
     st, tt, pt = threshold_counts(p_test, y_test, PROB_EDGES)
@@ -1144,11 +1237,7 @@ def pixel_selection_analysis(
         }
     lap("metrics", t0)
 
-    p_train = float(
-        np.mean(
-            pixel_target(frames.truth_light[tr_idx], pedestal.rms, settings.target_noise_fraction)
-        )
-    )
+    p_train = float(info["signal_pixel_fraction_train"])
     p_test_frac = float(y_test.mean())
     pixels["smart_random"] = smart_random_expected(p_train) | {
         "f1_expected": p_train,
@@ -1190,24 +1279,14 @@ def pixel_selection_analysis(
             "signal_pixel_fraction_train": p_train,
             "signal_pixel_fraction_test": p_test_frac,
         },
-        "unet": {
-            "config": unet_config_dict(cfg),
-            "parameters": int(sum(p.numel() for p in model.parameters())),
-            "history": history,
-            "train_frames": int(tr_idx.size),
-            "train_seconds": clock["train_unet"],
-            "pixel_threshold": t_pix,
-            "point_threshold": t_pts,
-            "relaxed_min_samples": int(relaxed_ms),
-            "relaxed_min_samples_validation": relaxed_scan,
-            "threshold_from": "validation F1" if settings.pixel_threshold is None else "config",
-        },
+        "unet": dict(info),
         "pixels": pixels,
         "clustering": clustering,
         "goals": goals,
         "timing": {
             "unet_inference_ms_per_frame": 1e3 * t_inf / te_idx.size,
             "device": str(next(model.parameters()).device),
+            "train_device": info.get("device"),
             "seconds": clock,
         },
     }
@@ -1217,11 +1296,35 @@ def pixel_selection_analysis(
         "clusters": cl,
         "recoils": rec,
         "examples": examples,
-        "model": model,
         "prob_test": p_test.astype(np.float16),
         "test_events": test.event,
     }
     return metrics, artefacts
+
+
+def pixel_selection_analysis(
+    frames: ImageFrames,
+    pedestal: PedestalMaps,
+    settings: PixelSelectionSettings = PixelSelectionSettings(),
+    reco_settings: RecoSettings = LIME_DEFAULTS,
+    pixel_mm: float = 0.152,
+    seed: int = 0,
+    device: str = "cpu",
+    log: Callable[[str], Any] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """:func:`train_pixel_selection` then :func:`evaluate_pixel_selection` in one call (the
+    workflow runs them as two rules); the artefacts also hold ``"model"``."""
+    t0 = time.perf_counter()
+    model, info = train_pixel_selection(
+        frames, pedestal, settings, reco_settings, pixel_mm, seed, device, log
+    )
+    t_train = time.perf_counter() - t0
+    metrics, art = evaluate_pixel_selection(
+        frames, pedestal, model, info, settings, reco_settings, pixel_mm, seed, log
+    )
+    metrics["timing"]["seconds"]["train_pixel_selection"] = t_train
+    art["model"] = model
+    return metrics, art
 
 
 def _examples(test, classical, p_test, results, y_test, f_lab, names, settings):

@@ -18,7 +18,7 @@ Training: random ``patch`` x ``patch`` crops of the training frames, a fraction
 ``signal_patch_fraction`` of them placed to contain a signal pixel (the frames are > 99 % noise),
 new crops every epoch from the seeded generator; Adam; after every epoch the loss on the whole
 validation frames; early stopping after ``patience`` epochs without improvement, the best weights
-restored. Deterministic on a given device (:func:`caloreco.models.training.set_determinism`).
+restored. Deterministic on a given device (:func:`caloreco.nn.training.set_determinism`).
 Inputs are whatever per-pixel features the caller passes (one channel, float32); the imaging
 analysis passes asinh(pedestal-subtracted counts / pedestal RMS).
 """
@@ -39,8 +39,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from caloreco.io import atomic_path
-from caloreco.models.training import select_device, set_determinism
+from caloreco.io.files import atomic_path
+from caloreco.nn.training import select_device, set_determinism
 
 __all__ = [
     "UNetConfig",

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from caloreco.plotting._common import annotate, as_paths, load_json, plain_log_ticks
+from caloreco.plotting.names import PIXEL_SELECTION_METHODS, color, label
 from caloreco.plotting.style import figure, save, use_style
 
 __all__ = [
@@ -29,21 +30,9 @@ __all__ = [
     "all_figures",
 ]
 
-#: legend names of the chains
-PIXEL_SELECTION_LABELS = {
-    "nsigma": r"$n\sigma$ + filters (LIME)",
-    "unet": "U-Net (LIME DBSCAN)",
-    "unet_relaxed": "U-Net (LIME DBSCAN, lower min_samples)",
-    "nsigma_talk": r"$n\sigma$ 0.2 + filters (talk)",
-    "unet_talk": "U-Net (talk DBSCAN)",
-}
-PIXEL_SELECTION_COLORS = {
-    "nsigma": "#5790fc",
-    "unet": "#e42536",
-    "unet_relaxed": "#9c9ca1",
-    "nsigma_talk": "#f89c20",
-    "unet_talk": "#964a8b",
-}
+#: legend names and colours of the chains (the one name of each: :mod:`caloreco.plotting.names`)
+PIXEL_SELECTION_LABELS = {m: label(m) for m in PIXEL_SELECTION_METHODS}
+PIXEL_SELECTION_COLORS = {m: color(m) for m in PIXEL_SELECTION_METHODS}
 _MARKERS = {"nsigma": "o", "unet": "s", "unet_relaxed": "P", "nsigma_talk": "^", "unet_talk": "D"}
 _KIND = {0: "empty", 1: "ER", 2: "NR", 3: "mixed"}
 
@@ -59,11 +48,18 @@ def _label(name: str) -> str:
     return PIXEL_SELECTION_LABELS.get(name, name)
 
 
+def _title(fig, dataset: str | None) -> None:
+    """Name the dataset above the panels (the workflow passes it)."""
+    if dataset:
+        fig.suptitle(dataset, fontsize="small")
+
+
 def precision_recall(
     metrics: str | os.PathLike,
     style: str | os.PathLike,
     outputs: Sequence[str | os.PathLike],
     methods: Sequence[str] | None = ("nsigma", "unet", "nsigma_talk"),
+    dataset: str | None = None,
 ):
     """Pixel precision vs recall on the test frames: the U-Net's curve (probability threshold
     scanned) with its operating point, plain nsigma zero suppression at several nsigma, the pixels
@@ -135,6 +131,7 @@ def precision_recall(
             f"signal: truth > {m['target']['noise_fraction']:g} $\\sigma_{{ped}}$",
             "upper right",
         )
+    _title(fig, dataset)
     return save(fig, outputs)
 
 
@@ -156,6 +153,7 @@ def efficiency_fakes(
     style: str | os.PathLike,
     outputs: Sequence[str | os.PathLike],
     methods: Sequence[str] | None = None,
+    dataset: str | None = None,
 ):
     """Left: detection efficiency per energy (and the multi-keV group); right: fake clusters per
     frame per energy, on frames without a recoil and in the multi-keV group; a bin without any
@@ -218,6 +216,7 @@ def efficiency_fakes(
             ax.minorticks_off()
         axes[0, 0].legend(loc="lower right", fontsize="x-small")
         annotate(axes[0, 1], "open: 95 % CL upper limit (no fake)", "upper left")
+    _title(fig, dataset)
     return save(fig, outputs)
 
 
@@ -226,6 +225,7 @@ def integral_ratio(
     style: str | os.PathLike,
     outputs: Sequence[str | os.PathLike],
     methods: Sequence[str] | None = None,
+    dataset: str | None = None,
 ):
     """Cluster integral / true integral of the main cluster of each detected recoil, per energy:
     the mean with its error (markers) and the spread (standard deviation, thin bars), with the
@@ -268,6 +268,7 @@ def integral_ratio(
         ax.set_ylabel("cluster integral / true integral")
         ax.legend(loc="upper right", fontsize="x-small")
         annotate(ax, "bars: spread; caps: error of the mean; band: $\\pm$2 %", "lower left")
+    _title(fig, dataset)
     return save(fig, outputs)
 
 
@@ -276,6 +277,7 @@ def dbscan_load(
     style: str | os.PathLike,
     outputs: Sequence[str | os.PathLike],
     methods: Sequence[str] | None = None,
+    dataset: str | None = None,
 ):
     """Left: points (macro-pixels) given to DBSCAN per frame; right: DBSCAN time per frame, per
     energy and on frames without a recoil with one call per frame (mostly scikit-learn's fixed
@@ -337,6 +339,7 @@ def dbscan_load(
         annotate(axes[0, 0], "1 point = one 4 x 4 macro-pixel", "lower right")
         annotate(axes[0, 1], "one DBSCAN call per frame", "lower right")
         axes[0, 0].legend(loc="upper left", fontsize="x-small")
+    _title(fig, dataset)
     return save(fig, outputs)
 
 
@@ -358,16 +361,21 @@ def selection_display(
     n: int | None = None,
     threshold: float | None = None,
     zoom_px: int | None = 96,
+    dataset: str | None = None,
+    metrics: str | os.PathLike | None = None,
 ):
     """One row per example test frame, zoomed to ``zoom_px`` pixels around its signal (None: the
     whole frame): the pedestal-subtracted frame with the true signal pixels outlined (white);
     the classical selection (zero-suppressed pixels in grey, its DBSCAN points dotted orange, its
     clusters red); the U-Net probability with its DBSCAN points (macro-pixels above
-    ``threshold``, dotted orange) and its clusters (blue).
+    ``threshold``, dotted orange) and its clusters (blue). Without ``threshold`` the point
+    threshold of ``metrics`` (pixel_selection.json) is shown, when given.
 
     Returns:
         the figure (3 columns of images, one row per frame).
     """
+    if threshold is None and metrics is not None:
+        threshold = load_json(metrics, "metrics").get("unet", {}).get("point_threshold")
     ex = _load_examples(examples)
     k = ex["sub"].shape[0] if n is None else min(n, ex["sub"].shape[0])
     if k == 0:
@@ -450,6 +458,7 @@ def selection_display(
                     annotate(ax, f"{kind} {e} keV" if e != "0" else "no recoil", "upper left")
                 if i == k - 1:
                     ax.set_xlabel("x [mm]", fontsize="small")
+    _title(fig, dataset)
     return save(fig, outputs)
 
 

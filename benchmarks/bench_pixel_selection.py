@@ -2,13 +2,16 @@
 the U-Net's own inference time beside it, in one run on the same frames.
 
 Usage: python benchmarks/bench_pixel_selection.py [--out results/benchmarks/pixel_selection.json]
-    [--model results/pixel_selection_study/default/unet.pt] [--frames 128] [--size 256]
+    [--model results/lime_crops/models/unet.pt] [--frames 128] [--size 256]
     [--repeat 5] [--camera '{"noise_median": 3.5}'] [--device cpu]
 
-Frames: the default spectrum (0.25-20 keVee ER and NR, 25 % without a recoil) of the camera in the
-checkpoint's metadata (or ``--camera``), events from 100000 on of seed 1, so none of them was seen
-in the study's training (which used events 0 .. 959). Without ``--model`` a U-Net is trained here
-first on 240 other frames (a few epochs: its selection is then worse than the study's).
+The model is the workflow's checkpoint of lime_crops (``train_unet``; run ``make run`` or the
+rule first) or a study checkpoint (benchmarks/study_pixel_selection.py). Frames: the default
+spectrum (0.25-20 keVee ER and NR, 25 % without a recoil) of the camera in the checkpoint's
+metadata, else ``--camera``, else the ``lime`` detector of config/config.yaml; events from 100000
+on of the checkpoint's seed, so none of them was seen in training (events 0 .. 959). Without a
+checkpoint a U-Net is trained here first on 240 other frames (a few epochs: its selection is
+then worse than the workflow's).
 
 Rows (best of ``repeat``, one core, per frame):
 
@@ -52,7 +55,7 @@ def best_time(fn, repeat: int):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="results/benchmarks/pixel_selection.json")
-    parser.add_argument("--model", default="results/pixel_selection_study/default/unet.pt")
+    parser.add_argument("--model", default="results/lime_crops/models/unet.pt")
     parser.add_argument("--frames", type=int, default=128)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--repeat", type=int, default=5)
@@ -73,7 +76,12 @@ def main() -> None:
     meta: dict = {}
     if model_path.is_file():
         model, meta = load_unet(model_path)
-    camera = json.loads(args.camera) if args.camera else meta.get("camera", {})
+    camera = json.loads(args.camera) if args.camera else meta.get("camera")
+    if camera is None:  # a workflow checkpoint: the camera of the default config's detector
+        import yaml
+
+        cfg = yaml.safe_load((Path(__file__).parents[1] / "config/config.yaml").read_text())
+        camera = cfg["detectors"]["lime"]["camera"]
     camera = dict(camera) | {"height": args.size, "width": args.size}
     cam = camera_from_config(camera)
     spec = RecoilSpec()

@@ -171,6 +171,27 @@ def test_classical_points_and_chain_reproduce_reconstruct():
     assert np.array_equal(got.labels, want.labels)
     assert np.array_equal(got.n_points, want.n_points)
     assert got.dbscan_seconds > 0
+    # one batch of steps 6-7 (what both chains call): the same table and labels, the DBSCAN time
+    tab, lab, t_db = reco.cluster_points(
+        cp["points"][:4],
+        cp["weights"][:4],
+        cp["sub"][:4],
+        cp["zs"][:4],
+        pixel_mm=cam.pixel_mm,
+        events=f.event[:4],
+        truth_light=f.truth_light[:4],
+        truth_recoil=f.truth_recoil[:4],
+        recoil_offsets=f.recoil_offsets,
+        recoils=f.recoils,
+    )
+    first = want.clusters[want.clusters["frame"] < 4].reset_index(drop=True)
+    pd.testing.assert_frame_equal(tab, first)
+    assert np.array_equal(lab, want.labels[:4]) and t_db > 0
+    # the anomaly analysis and the pixel selection share one energy-label function
+    from caloreco.imaging import anomaly
+    from caloreco.imaging.metrics import energy_labels
+
+    assert ps.energy_labels is energy_labels and anomaly.M.energy_labels is energy_labels
 
 
 def outcome_table():

@@ -57,6 +57,11 @@ TIMING_KEYS = {
     "frames_per_second",  # camera images (simulation.json)
     "train_seconds",  # anomaly.json
     "timing",
+    # pixel_selection.json: DBSCAN times (and the goal on them), the U-Net's epoch times
+    "seconds",
+    "dbscan_ms_per_frame",
+    "dbscan_ms_per_frame_batched",
+    "dbscan_time_reduction",
 }
 
 

@@ -39,6 +39,17 @@ def test_every_dataset_has_its_figures_in_both_styles(test_run, config):
                 expected = {
                     f"{ds}-{k}" for k in ("image_display", "intensity_area", "anomaly_roc", "er_nr")
                 } | {f"{ds}-loss_curves"}
+            if "unet" in spec.get("clustering", {}):  # U-Net pixel selection (camera images)
+                expected |= {
+                    f"{ds}-{k}"
+                    for k in (
+                        "pixel_precision_recall",
+                        "pixel_efficiency_fakes",
+                        "pixel_integral_ratio",
+                        "pixel_dbscan_load",
+                        "pixel_selection_display",
+                    )
+                }
             if "regression" in spec["analyses"]:
                 expected |= {f"{ds}-windows", f"{ds}-residuals", f"{ds}-resolution"}
             if "pairs" in spec["analyses"]:

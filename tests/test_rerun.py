@@ -97,6 +97,25 @@ def test_attribution_settings_rerun_only_what_they_feed(test_run):
     assert rules - figure_rules(rules) == {"evaluate_attribution"}
 
 
+#: the U-Net pixel-selection rules of a camera dataset (lime_crops in config/test.yaml)
+PIXEL_SELECTION = {"train_unet", "cluster_unet", "evaluate_pixel_selection"}
+
+
+def test_unet_settings_rerun_only_what_they_feed(test_run):
+    cfg = base_config()
+    cfg["datasets"]["lime_crops"]["clustering"]["unet"]["unet"]["lr"] = 2e-3
+    changed = by_dataset(planned_updates(test_run, write_config(test_run, "unet.yaml", cfg)))
+    assert set(changed) - {"figures", "tex", "notebooks"} == {"lime_crops"}
+    rules = changed["lime_crops"]
+    # retrained, re-clustered, re-scored; cygno and the anomaly analysis are left alone
+    assert rules - figure_rules(rules) == PIXEL_SELECTION
+    cfg = base_config()
+    cfg["datasets"]["lime_crops"]["clustering"]["unet"]["n_boot"] = 30
+    changed = by_dataset(planned_updates(test_run, write_config(test_run, "pxboot.yaml", cfg)))
+    rules = changed["lime_crops"]
+    assert rules - figure_rules(rules) == {"evaluate_pixel_selection"}
+
+
 def test_regression_training_setting_reruns_training_and_evaluation(test_run):
     cfg = base_config()
     cfg["datasets"]["ecal_stage2"].setdefault("regression", {})["training"] = {"patience": 3}
@@ -266,5 +285,7 @@ def test_dag_with_200_chunks_per_dataset(tmp_path):
     assert counts["simulate"] == 200 * (len(cfg["datasets"]) - len(imaging))
     assert counts["simulate_images"] == 200 * len(imaging)
     assert counts["cluster_images"] == 200 * len(imaging)
+    with_unet = [ds for ds in imaging if "unet" in ds.get("clustering", {})]
+    assert counts["cluster_unet"] == 200 * len(with_unet) and counts["train_unet"] == len(with_unet)
     assert counts["windows"] == 400
     assert counts["cluster"] == 200 * (1 + 1 + 2)

@@ -316,10 +316,10 @@ def _check_imaging(where: str, ds: Mapping[str, Any], preset: str) -> bool:
                 f"config keys {where}.source and {where}.detector: 'cygno' files hold camera "
                 f"images; {ds['detector']!r} is a {preset!r}, not a camera_tpc"
             )
-        if "cygno" in methods:
+        for m in sorted(methods & {"cygno", "unet"}):
             raise ConfigError(
-                f"config keys {where}.clustering.cygno and {where}.detector: the CYGNO "
-                f"reconstruction clusters camera images; {ds['detector']!r} is a {preset!r}"
+                f"config keys {where}.clustering.{m} and {where}.detector: the {m!r} method "
+                f"clusters camera images; {ds['detector']!r} is a {preset!r}"
             )
         used = [k for k in _IMAGING_KEYS if k in ds]
         if used:
@@ -341,10 +341,11 @@ def _check_imaging(where: str, ds: Mapping[str, Any], preset: str) -> bool:
             f"config keys {where}.{used[0]} and {where}.detector: {used[0]!r} is a key of hit "
             f"datasets; camera_tpc datasets use frames_per_chunk, images, cygno, anomaly"
         )
-    if methods - {"cygno"}:
+    if methods - {"cygno", "unet"}:
         raise ConfigError(
             f"config keys {where}.clustering and {where}.detector: camera images are clustered "
-            f"by 'cygno' (CYGNO's reconstruction) only, got {sorted(methods)}"
+            f"by 'cygno' (CYGNO's reconstruction) and 'unet' (U-Net pixels, the same DBSCAN) "
+            f"only, got {sorted(methods)}"
         )
     if src == "simulate":
         if "frames_per_chunk" not in ds:
@@ -362,10 +363,25 @@ def _check_imaging(where: str, ds: Mapping[str, Any], preset: str) -> bool:
         images = ds.get("images", {})
         height, width = images.get("height", 256), images.get("width", 256)
         rebin = ds.get("clustering", {}).get("cygno", {}).get("rebin", 4)
-        if "cygno" in methods and (height % rebin or width % rebin):
+        if methods & {"cygno", "unet"} and (height % rebin or width % rebin):
             raise ConfigError(
                 f"config keys {where}.images and {where}.clustering.cygno.rebin: frames of "
                 f"{height} x {width} pixels are not a multiple of the rebin {rebin}"
+            )
+        unet = ds.get("clustering", {}).get("unet", {}).get("unet", {})
+        u_patch = unet.get("patch", 64)
+        if "unet" in methods and u_patch > min(height, width):
+            raise ConfigError(
+                f"config keys {where}.clustering.unet.unet.patch and {where}.images: training "
+                f"crops of {u_patch} pixels do not fit frames of {height} x {width}"
+            )
+        levels = len(unet.get("channels", (4, 8, 16, 32)))
+        if "unet" in methods and u_patch % 2 ** (levels - 1):
+            raise ConfigError(
+                f"config keys {where}.clustering.unet.unet.patch and "
+                f"{where}.clustering.unet.unet.channels: {levels} levels halve the crop "
+                f"{levels - 1} times, so the patch must be a multiple of {2 ** (levels - 1)}, "
+                f"got {u_patch}"
             )
         patch = ds.get("anomaly", {}).get("autoencoder", {}).get("patch", 64)
         if "anomaly" in analyses and patch > min(height, width):
@@ -405,6 +421,12 @@ def _check_imaging(where: str, ds: Mapping[str, Any], preset: str) -> bool:
                 f"config keys {where}.analyses and {where}.source: the anomaly metrics need the "
                 "truth of simulated frames (source 'simulate'); CYGNO files carry none"
             )
+        if "unet" in methods:
+            raise ConfigError(
+                f"config keys {where}.clustering.unet and {where}.source: the U-Net trains on "
+                "the per-pixel truth of simulated frames (source 'simulate'); CYGNO files carry "
+                "none"
+            )
         if ds.get("cygno_export", {}).get("enabled"):
             raise ConfigError(
                 f"config keys {where}.cygno_export and {where}.source: only simulated runs are "
@@ -416,7 +438,8 @@ def _check_imaging(where: str, ds: Mapping[str, Any], preset: str) -> bool:
             f"or read from CYGNO files (source 'simulate' or 'cygno'), got {src!r}"
         )
     fractions = ds.get("split", {}).get("fractions")
-    if "anomaly" in analyses and fractions is not None and not abs(sum(fractions) - 1) < 1e-6:
+    uses_split = "anomaly" in analyses or "unet" in methods
+    if uses_split and fractions is not None and not abs(sum(fractions) - 1) < 1e-6:
         raise ConfigError(
             f"config key {where}.split.fractions: expected a sum of 1, got {fractions}"
         )

@@ -1,6 +1,8 @@
 # Imaging datasets (camera_tpc detector): camera frames simulated or imported from CYGNO's files,
-# the image QA, CYGNO's classical reconstruction as the clustering method, the pedestal-trained
-# autoencoder analysis and the export of simulated runs in CYGNO's layout.
+# the image QA, CYGNO's classical reconstruction (clustering method cygno), the U-Net pixel
+# selection in front of the same DBSCAN (clustering method unet: training, clustering and the
+# comparison on the same test frames), the pedestal-trained autoencoder analysis and the export
+# of simulated runs in CYGNO's layout.
 
 
 include: "inputs/imaging.smk"
@@ -106,6 +108,90 @@ rule cluster_images:
         code=code("cluster_images"),
     script:
         "../scripts/cluster_images.py"
+
+
+rule train_unet:
+    input:
+        raw_files,
+    output:
+        model="results/{dataset}/models/unet.pt",
+        history="results/{dataset}/models/unet.history.csv",
+    log:
+        "results/{dataset}/logs/train/unet.log",
+    benchmark:
+        "results/{dataset}/benchmarks/train/unet.tsv"
+    wildcard_constraints:
+        dataset=_alternatives(IMAGING),
+    conda:
+        "../../envs/caloreco.yaml"
+    threads: 2
+    resources:
+        mem_mb=lambda wc, attempt: 8000 * attempt,
+        runtime=lambda wc, attempt: 60 * attempt,
+        gpu=0,
+    params:
+        settings=unet_train_section,
+        reco=reco_section,
+        seed=dataset_seed,
+        code=code("train_unet"),
+    script:
+        "../scripts/train_unet.py"
+
+
+rule cluster_unet:
+    input:
+        raw="results/{dataset}/raw/chunk-{chunk}.root",
+        model="results/{dataset}/models/unet.pt",
+    output:
+        "results/{dataset}/clusters/unet/chunk-{chunk}.parquet",
+    log:
+        "results/{dataset}/logs/cluster/unet-{chunk}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/cluster/unet-{chunk}.tsv"
+    wildcard_constraints:
+        dataset=_alternatives(IMAGING),
+    conda:
+        "../../envs/caloreco.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: 4000 * attempt,
+        runtime=lambda wc, attempt: 30 * attempt,
+    params:
+        settings=unet_cluster_section,
+        reco=reco_section,
+        code=code("cluster_unet"),
+    script:
+        "../scripts/cluster_unet.py"
+
+
+rule evaluate_pixel_selection:
+    input:
+        raw=raw_files,
+        model="results/{dataset}/models/unet.pt",
+    output:
+        metrics="results/{dataset}/metrics/pixel_selection.json",
+        clusters="results/{dataset}/tables/pixel_selection_clusters.parquet",
+        recoils="results/{dataset}/tables/pixel_selection_recoils.parquet",
+        examples="results/{dataset}/tables/pixel_selection_examples.npz",
+    log:
+        "results/{dataset}/logs/evaluate_pixel_selection.log",
+    benchmark:
+        "results/{dataset}/benchmarks/evaluate_pixel_selection.tsv"
+    wildcard_constraints:
+        dataset=_alternatives(IMAGING),
+    conda:
+        "../../envs/caloreco.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: 8000 * attempt,
+        runtime=lambda wc, attempt: 60 * attempt,
+    params:
+        settings=unet_section,
+        reco=reco_section,
+        seed=dataset_seed,
+        code=code("evaluate_pixel_selection"),
+    script:
+        "../scripts/evaluate_pixel_selection.py"
 
 
 rule anomaly:

@@ -163,27 +163,6 @@ def localised_score(x: np.ndarray, sigmas: Sequence[float], scales: Sequence[flo
     return out.astype(np.float32)
 
 
-def _energy_labels(
-    energy: np.ndarray, bins: Sequence[float] | None
-) -> tuple[np.ndarray, list[str]]:
-    """A string label per frame / region ('' for no energy) and the ordered labels."""
-    e = np.asarray(energy, float)
-    lab = np.full(e.shape, "", dtype=object)
-    pos = e > 0
-    if bins is None:
-        vals = np.unique(np.round(e[pos], 4))
-        if vals.size <= 12:
-            for v in vals:
-                lab[pos & (np.round(e, 4) == v)] = f"{v:g}"
-            return lab, [f"{v:g}" for v in vals]
-        bins = np.quantile(e[pos], np.linspace(0, 1, 6))
-    edges = np.asarray(bins, float)
-    names = [f"{lo:g}-{hi:g}" for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
-    k = np.clip(np.searchsorted(edges, e, side="right") - 1, 0, len(names) - 1)
-    lab[pos] = np.asarray(names, dtype=object)[k[pos]]
-    return lab, names
-
-
 def _curve_entry(sel, kept, total, npx, settings, rng, energy_lab, energy_names) -> dict[str, Any]:
     area, ik = M.curve_from_histograms(sel, kept, npx, total)
     # thin the curve for the JSON: points where it moves
@@ -288,7 +267,7 @@ def anomaly_analysis(
         raise ValueError("frames: the training split needs at least 2 frames without a recoil")
     if not (signal & te).any() or not (empty & te).any():
         raise ValueError("frames: the test split needs frames with and without recoils")
-    e_lab, e_names = _energy_labels(frames.energy_kev, settings.energy_bins_kev)
+    e_lab, e_names = M.energy_labels(frames.energy_kev, settings.energy_bins_kev)
     clock = {"start": time.perf_counter()}
 
     def lap(name: str) -> None:
@@ -495,7 +474,7 @@ def anomaly_analysis(
     regions = pd.concat(tabs, ignore_index=True)
     regions["split"] = part[regions["frame"].to_numpy()]
     # a region's energy is its matched recoil's (the frame's, when the frame has one recoil)
-    r_lab, r_names = _energy_labels(
+    r_lab, r_names = M.energy_labels(
         np.nan_to_num(regions["true_energy_kev"].to_numpy(), nan=0.0), settings.energy_bins_kev
     )
     regions["energy"] = r_lab.astype(str)

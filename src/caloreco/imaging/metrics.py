@@ -5,6 +5,7 @@
   selected pixels / all pixels. For a score map thresholded at t the whole curve comes from
   per-frame histograms (:func:`threshold_histograms`), so a bootstrap over frames gives the
   uncertainty of any point on it.
+* Energy labels of frames / recoils (:func:`energy_labels`): spectral lines or bins.
 * ROC AUC with the Hanley-McNeil (Radiology 143 (1982) 29) standard error; accuracy with its
   binomial error; cluster purity.
 """
@@ -26,6 +27,7 @@ __all__ = [
     "efficiency_at_rejection",
     "cluster_purity",
     "selection_point",
+    "energy_labels",
 ]
 
 
@@ -213,3 +215,25 @@ def cluster_purity(assign: np.ndarray, labels: np.ndarray) -> dict[str, float]:
         "n": int(n),
         "table": table.tolist(),
     }
+
+
+def energy_labels(
+    energy_kev: np.ndarray, bins: Sequence[float] | None = None
+) -> tuple[np.ndarray, list[str]]:
+    """A label per entry ("" for energy 0) and the ordered labels: the values themselves when
+    there are at most 12 distinct energies (spectral lines), else ``bins`` (default: quintiles)."""
+    e = np.asarray(energy_kev, np.float64)
+    lab = np.full(e.shape, "", dtype=object)
+    pos = e > 0
+    if bins is None:
+        vals = np.unique(np.round(e[pos], 4))
+        if vals.size <= 12:
+            for v in vals:
+                lab[pos & (np.round(e, 4) == v)] = f"{v:g}"
+            return lab, [f"{v:g}" for v in vals]
+        bins = np.quantile(e[pos], np.linspace(0, 1, 6))
+    edges = np.asarray(bins, np.float64)
+    names = [f"{lo:g}-{hi:g}" for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+    k = np.clip(np.searchsorted(edges, e, side="right") - 1, 0, len(names) - 1)
+    lab[pos] = np.asarray(names, dtype=object)[k[pos]]
+    return lab, names

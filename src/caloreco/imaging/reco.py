@@ -24,12 +24,17 @@ Steps, each a function on a stack of frames (n, H, W):
    intensity-weighted centroid and the principal axes of the full-resolution pixels; with
    simulation truth the matched recoil, purity and completeness.
 
+Steps 6-7 on a given set of points are :func:`cluster_points`, which :func:`reconstruct` and the
+U-Net chain (:mod:`caloreco.imaging.pixel_selection`) both call, so the two chains differ only in
+the points they give DBSCAN.
+
 CYGNO's directional DDBSCAN / RANSAC stage for long tracks is not part of this chain.
 Units: counts, mm (x = (col + 0.5) pixel_mm, y = (row + 0.5) pixel_mm).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -37,7 +42,7 @@ from typing import Any
 import numba
 import numpy as np
 import pandas as pd
-from scipy.ndimage import median_filter
+from scipy.ndimage import maximum_filter, median_filter
 
 from caloreco.imaging.pedestal import PedestalMaps
 
@@ -56,6 +61,8 @@ __all__ = [
     "order_labels",
     "cluster_table",
     "full_resolution_mask",
+    "grow_labels",
+    "cluster_points",
     "RecoResult",
     "reconstruct",
     "CLUSTER_COLUMNS",
@@ -487,6 +494,75 @@ def order_labels(labels: np.ndarray, sub: np.ndarray, rebin: int) -> np.ndarray:
     return out
 
 
+def grow_labels(labels: np.ndarray, n: int) -> np.ndarray:
+    """Every cluster's macro-pixels grown by ``n`` rings (8-neighbourhood, within a frame) into
+    unclustered macro-pixels; where two clusters compete the higher label wins."""
+    lab = _frames(labels, "labels")
+    if n < 0:
+        raise ValueError(f"n: expected >= 0 rings, got {n}")
+    out = np.array(lab, np.int32, copy=True)
+    foot = np.zeros((1, 3, 3), bool)
+    foot[0] = True
+    for _ in range(int(n)):
+        grown = maximum_filter(out, footprint=foot, mode="constant", cval=-1)
+        out = np.where(out < 0, grown, out)
+    return out
+
+
+def cluster_points(
+    points: np.ndarray,
+    weights: np.ndarray,
+    sub: np.ndarray,
+    zs: np.ndarray,
+    settings: RecoSettings = LIME_DEFAULTS,
+    pixel_mm: float = 0.152,
+    grow: int = 0,
+    events: np.ndarray | None = None,
+    truth_light: np.ndarray | None = None,
+    truth_recoil: np.ndarray | None = None,
+    recoil_offsets: np.ndarray | None = None,
+    recoils: Mapping[str, np.ndarray] | None = None,
+    frame_offset: int = 0,
+) -> tuple[pd.DataFrame, np.ndarray, float]:
+    """Steps 6-7 on one batch of frames: DBSCAN on ``points`` weighted by ``weights``, labels
+    renumbered by integral (:func:`order_labels`), the cluster table.
+
+    Args:
+        points: (n, R, C) macro-pixel images; a macro-pixel that rounds to non-zero is a point.
+        weights: (n, R, C) DBSCAN sample weights (the rebinned zero-suppressed intensity).
+        sub, zs: (n, R r, C r) pedestal-subtracted and zero-suppressed full-resolution frames.
+        settings: eps, min_samples, metric and the rebin factor r.
+        pixel_mm: pixel pitch, mm.
+        grow: rings of macro-pixels added to every cluster before the table (:func:`grow_labels`;
+            0: CYGNO's sc_integral over the DBSCAN macro-pixels).
+        events, truth_light, truth_recoil, recoils: as in :func:`cluster_table`;
+            ``recoil_offsets`` starts at this batch's first frame.
+        frame_offset: added to the table's ``frame``.
+
+    Returns:
+        ``(table, labels, dbscan_seconds)``: the cluster table, the DBSCAN labels before growing
+        (n, R, C) int32, and the wall time of :func:`dbscan_labels` alone, s.
+    """
+    t0 = time.perf_counter()
+    lab = dbscan_labels(points, weights, settings)
+    t_db = time.perf_counter() - t0
+    lab = order_labels(lab, sub, settings.rebin)
+    table = cluster_table(
+        grow_labels(lab, grow) if grow > 0 else lab,
+        sub,
+        zs,
+        pixel_mm,
+        settings.rebin,
+        events=events,
+        truth_light=truth_light,
+        truth_recoil=truth_recoil,
+        recoil_offsets=recoil_offsets,
+        recoils=recoils,
+        frame_offset=frame_offset,
+    )
+    return table, lab, t_db
+
+
 @dataclass
 class RecoResult:
     """Output of :func:`reconstruct`.
@@ -538,14 +614,13 @@ def reconstruct(
     for s in range(0, n, batch):
         sl = slice(s, min(s + batch, n))
         pre = preprocess(img[sl], pedestal, settings)
-        lab = dbscan_labels(pre["filtered"], pre["rebinned_zs"], settings)
-        lab = order_labels(lab, pre["sub"], settings.rebin)
-        tab = cluster_table(
-            lab,
+        tab, lab, _ = cluster_points(
+            pre["filtered"],
+            pre["rebinned_zs"],
             pre["sub"],
             pre["zs"],
+            settings,
             pixel_mm,
-            settings.rebin,
             events=events[sl],
             truth_light=None if truth_light is None else truth_light[sl],
             truth_recoil=None if truth_recoil is None else truth_recoil[sl],

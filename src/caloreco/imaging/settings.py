@@ -6,8 +6,10 @@ and camera-noise parameters (:class:`~caloreco.imaging.camera.CameraTPC`, withou
 a dataset's ``images`` block holds the frame size, the simulated pedestal run and the recoils
 (:class:`~caloreco.imaging.simulate.RecoilSpec`); ``cygno`` the import options; the
 ``clustering.cygno`` block the classical chain (:class:`~caloreco.imaging.reco.RecoSettings`);
-``anomaly`` the analysis (:class:`~caloreco.imaging.anomaly.AnomalySettings`); ``cygno_export``
-the exporter. Units: keV, mm, counts.
+``anomaly`` the analysis (:class:`~caloreco.imaging.anomaly.AnomalySettings`); the
+``clustering.unet`` block the U-Net pixel selection in front of the same DBSCAN
+(:class:`~caloreco.imaging.pixel_selection.PixelSelectionSettings`, whose dataclass holds its
+defaults); ``cygno_export`` the exporter. Units: keV, mm, counts.
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ __all__ = [
     "cygno_settings",
     "export_settings",
     "anomaly_block",
+    "PIXEL_SELECTION_SPLIT",
+    "UNET_TRAIN_KEYS",
+    "UNET_CLUSTER_KEYS",
+    "unet_block",
     "import_plan",
 ]
 
@@ -64,6 +70,26 @@ EXPORT_DEFAULTS: dict[str, Any] = {
 #: train / validation / test fractions of the anomaly analysis when the dataset sets no split:
 #: the autoencoder trains on pedestal-like frames only, so the test split gets a large share
 ANOMALY_SPLIT = (0.5, 0.1, 0.4)
+
+
+#: train / validation / test fractions of the U-Net pixel selection when the dataset sets no split
+PIXEL_SELECTION_SPLIT = (0.5, 0.1, 0.4)
+
+#: keys of ``clustering.unet`` that the training rule depends on (thresholds and the relaxed
+#: min_samples are fixed on the validation frames there); the others change the evaluation only
+UNET_TRAIN_KEYS = (
+    "split_fractions",
+    "split_seed",
+    "target_noise_fraction",
+    "unet",
+    "max_train_frames",
+    "pixel_threshold",
+    "point_threshold",
+    "signal_share",
+    "relaxed_min_samples",
+)
+#: keys of ``clustering.unet`` that the ``unet`` cluster tables depend on (besides the model)
+UNET_CLUSTER_KEYS = ("integral_grow", "batch")
 
 
 def camera_block(
@@ -103,6 +129,23 @@ def anomaly_block(
     block = dict(anomaly_cfg or {})
     block["split_fractions"] = [float(f) for f in (split_fractions or ANOMALY_SPLIT)]
     block["split_seed"] = int(split_seed)
+    return block
+
+
+def unet_block(
+    unet_cfg: Mapping[str, Any] | None,
+    split_fractions: Sequence[float] | None,
+    split_seed: int,
+    keys: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """The :class:`~caloreco.imaging.pixel_selection.PixelSelectionSettings` keys of a dataset:
+    its ``clustering.unet`` block plus the dataset's split (:data:`PIXEL_SELECTION_SPLIT` when it
+    sets none) and seed; only ``keys`` when given (what one rule depends on)."""
+    block = dict(unet_cfg or {})
+    block["split_fractions"] = [float(f) for f in (split_fractions or PIXEL_SELECTION_SPLIT)]
+    block["split_seed"] = int(split_seed)
+    if keys is not None:
+        block = {k: v for k, v in block.items() if k in keys}
     return block
 
 

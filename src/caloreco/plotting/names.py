@@ -11,6 +11,7 @@ __all__ = [
     "COLORS",
     "DATASET_LABELS",
     "MODEL_ESTIMATOR",
+    "PIXEL_SELECTION_METHODS",
     "label",
     "color",
     "dataset_label",
@@ -37,6 +38,12 @@ LABELS: dict[str, str] = {
     # imaging (camera_tpc): the pedestal-trained autoencoder and the classical chain
     "autoencoder": "conv. autoencoder (pedestal frames)",
     "cygno": "CYGNO reco (DBSCAN)",
+    # imaging: the pixel selections in front of the same DBSCAN (clustering method unet)
+    "nsigma": r"$n\sigma$ + filters (LIME)",
+    "unet": "U-Net (LIME DBSCAN)",
+    "unet_relaxed": "U-Net (LIME DBSCAN, lower min_samples)",
+    "nsigma_talk": r"$n\sigma$ 0.2 + filters (talk)",
+    "unet_talk": "U-Net (talk DBSCAN)",
     # CALIFA hit-level attribution (clustering methods and the hit-level baseline)
     "pointnet": "point-cloud NN + peeling",
     "slots": "slot attention",
@@ -62,10 +69,18 @@ COLORS: dict[str, str] = {
     "agglomerative+nn": "#e42536",
     "autoencoder": "#e42536",
     "cygno": "#964a8b",
+    "nsigma": "#5790fc",
+    "unet": "#7a21dd",
+    "unet_relaxed": "#9c9ca1",
+    "nsigma_talk": "#f89c20",
+    "unet_talk": "#964a8b",
     "pointnet": "#7a21dd",
     "slots": "#9c9ca1",
     "majority": "#f89c20",
 }
+
+#: the chains of the pixel-selection comparison (pixel_selection.json), in legend order
+PIXEL_SELECTION_METHODS = ("nsigma", "unet", "unet_relaxed", "nsigma_talk", "unet_talk")
 
 #: the estimator a trained model file stands for (loss curves)
 MODEL_ESTIMATOR: dict[str, str] = {
@@ -74,6 +89,7 @@ MODEL_ESTIMATOR: dict[str, str] = {
     "pair_classifier": "nn",
     "pair_tiny": "nn_tiny",
     "autoencoder": "autoencoder",
+    "unet": "unet",
     "attribution": "pointnet",
     "slots": "slots",
 }

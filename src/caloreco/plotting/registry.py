@@ -102,6 +102,25 @@ FIGURES: dict[str, FigureKind] = {
         "camera_tpc",
         ("anomaly",),
     ),
+    # the U-Net pixel selection (clustering method unet of camera datasets): pixel_selection.json
+    "pixel_precision_recall": FigureKind(
+        "caloreco.plotting.pixel_selection:precision_recall", ("metrics",), (), "camera_tpc"
+    ),
+    "pixel_efficiency_fakes": FigureKind(
+        "caloreco.plotting.pixel_selection:efficiency_fakes", ("metrics",), (), "camera_tpc"
+    ),
+    "pixel_integral_ratio": FigureKind(
+        "caloreco.plotting.pixel_selection:integral_ratio", ("metrics",), (), "camera_tpc"
+    ),
+    "pixel_dbscan_load": FigureKind(
+        "caloreco.plotting.pixel_selection:dbscan_load", ("metrics",), (), "camera_tpc"
+    ),
+    "pixel_selection_display": FigureKind(
+        "caloreco.plotting.pixel_selection:selection_display",
+        ("examples",),
+        ("metrics",),
+        "camera_tpc",
+    ),
     "attribution_baselines": FigureKind(
         "caloreco.plotting.attribution:baselines", ("metrics",), (), "califa", ("attribution",)
     ),

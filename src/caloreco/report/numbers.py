@@ -32,6 +32,7 @@ __all__ = [
     "macro_name",
     "headline_numbers",
     "anomaly_numbers",
+    "pixel_selection_numbers",
     "write_numbers_tex",
     "parse_numbers_tex",
 ]
@@ -139,7 +140,8 @@ def headline_numbers(metrics: Mapping[str, Mapping[str, Any]]) -> dict[str, Numb
     Args:
         metrics: ``{dataset: {"resolution": resolution.json, "pairs": pairs.json,
             "clustering": clustering.json, "attribution": attribution.json, "anomaly":
-            anomaly.json}}`` (loaded JSON; any may be absent).
+            anomaly.json, "pixel_selection": pixel_selection.json}}`` (loaded JSON; any may be
+            absent).
 
     Returns:
         ``{macro_name: Number}``:
@@ -151,7 +153,10 @@ def headline_numbers(metrics: Mapping[str, Mapping[str, Any]]) -> dict[str, Numb
         * attribution: ``<Ds>PointnetHitFOne`` and ``<Ds>PointnetHitAccuracy`` (with the 95 %
           interval), ``<Ds>SmartRandomHitFOne``, ``<Ds>MajorityHitAccuracy`` (baselines);
         * anomaly (camera images, :func:`anomaly_numbers`): intensity kept at the CYGNO area,
-          ROC AUC at 1 keV, ER / NR accuracy.
+          ROC AUC at 1 keV, ER / NR accuracy;
+        * pixel_selection (camera images, :func:`pixel_selection_numbers`): pixel F1 of the U-Net,
+          nsigma and smart_random; per chain efficiency and integral ratio per energy, fakes and
+          DBSCAN points per frame.
     """
     out: dict[str, Number] = {}
     for ds, files in metrics.items():
@@ -204,6 +209,7 @@ def headline_numbers(metrics: Mapping[str, Mapping[str, Any]]) -> dict[str, Numb
                         f"{ds}: {key} of {method} ({clus.get('events_subset', 'all')} events)",
                     )
         out |= anomaly_numbers(ds, files.get("anomaly") or {})
+        out |= pixel_selection_numbers(ds, files.get("pixel_selection") or {})
     return out
 
 
@@ -313,4 +319,82 @@ def parse_numbers_tex(text: str) -> dict[str, tuple[float, float, float]]:
             out[name] = (float(value), float(sym), float(sym))
         else:
             out[name] = (float(value), float(lo), float(hi))
+    return out
+
+
+def pixel_selection_numbers(ds: str, ps: Mapping[str, Any]) -> dict[str, Number]:
+    """The headline numbers of an imaging dataset's pixel_selection.json, by macro name:
+
+    * ``<Ds>UnetPixelFOne``, ``<Ds>NsigmaPixelFOne`` (the classical chain's nsigma; 95 %
+      bootstrap interval), ``<Ds>SmartRandomPixelFOne`` (expected, exact): pixel F1 on the test
+      frames;
+    * per chain (``nsigma``, ``unet``, ``nsigma_talk``, ``unet_talk``, ``unet_relaxed``):
+      ``<Ds><Method>Efficiency<E>keV`` (%, binomial error) and ``<Ds><Method>IntegralRatio<E>keV``
+      (mean with its error) per energy line, ``<Ds><Method>FakesPerFrame`` (all test frames) and
+      ``<Ds><Method>PedestalFakesPerFrame`` (frames without a recoil; Poisson error, 0 +- 0 when
+      none was seen: the 95 % upper limit is in the JSON), ``<Ds><Method>PointsPerFrame`` (DBSCAN
+      points, error of the mean).
+    """
+    out: dict[str, Number] = {}
+    px = ps.get("pixels") or {}
+
+    def f1(m: Mapping[str, Any], what: str) -> Number | None:
+        lo, hi = (m.get("f1_ci") or [float("nan")] * 2)[:2]
+        if not _finite(m.get("f1"), lo, hi):
+            return None
+        v = 100 * m["f1"]
+        return Number(v, v - 100 * lo, 100 * hi - v, "%", f"{ds}: pixel F1 on test frames, {what}")
+
+    if px.get("unet") and (n := f1(px["unet"], "U-Net")) is not None:
+        out[macro_name(ds, "unet", "PixelFOne")] = n
+    ns = f"{float((ps.get('clustering') or {}).get('methods', {}).get('nsigma', {}).get('reco', {}).get('nsigma', 0.6)):g}"
+    if (px.get("nsigma") or {}).get(ns) and (n := f1(px["nsigma"][ns], f"nsigma {ns}")):
+        out[macro_name(ds, "nsigma", "PixelFOne")] = n
+    sr = (px.get("smart_random") or {}).get("f1_expected")
+    if _finite(sr):
+        out[macro_name(ds, "smart_random", "PixelFOne")] = Number(
+            100 * sr, 0.0, 0.0, "%", f"{ds}: expected pixel F1 of smart_random (exact)"
+        )
+    for m, v in ((ps.get("clustering") or {}).get("methods") or {}).items():
+        for energy, b in (v.get("per_energy") or {}).items():
+            eff = b.get("efficiency") or {}
+            if _finite(eff.get("value"), eff.get("err")):
+                out[macro_name(ds, m, "Efficiency", f"{energy}keV")] = Number(
+                    100 * eff["value"],
+                    100 * eff["err"],
+                    100 * eff["err"],
+                    "%",
+                    f"{ds}: detection efficiency at {energy} keV, {m}",
+                )
+            r = b.get("integral_ratio") or {}
+            if _finite(r.get("mean"), r.get("mean_err")):
+                out[macro_name(ds, m, "IntegralRatio", f"{energy}keV")] = Number(
+                    r["mean"],
+                    r["mean_err"],
+                    r["mean_err"],
+                    "",
+                    f"{ds}: main-cluster integral / true light at {energy} keV, {m}",
+                )
+        for block, key, what in (
+            ("all", "FakesPerFrame", "all test frames"),
+            ("pedestal", "PedestalFakesPerFrame", "test frames without a recoil"),
+        ):
+            fk = (v.get(block) or {}).get("fakes_per_frame") or {}
+            if _finite(fk.get("value"), fk.get("err")):
+                out[macro_name(ds, m, key)] = Number(
+                    fk["value"],
+                    fk["err"],
+                    fk["err"],
+                    "",
+                    f"{ds}: fake clusters per frame, {what}, {m}",
+                )
+        a = v.get("all") or {}
+        if _finite(a.get("points_per_frame"), a.get("points_per_frame_err")):
+            out[macro_name(ds, m, "PointsPerFrame")] = Number(
+                a["points_per_frame"],
+                a["points_per_frame_err"],
+                a["points_per_frame_err"],
+                "",
+                f"{ds}: DBSCAN points (4 x 4 macro-pixels) per test frame, {m}",
+            )
     return out

@@ -7,6 +7,9 @@ from caloreco.imaging.settings import (
     cygno_settings,
     export_settings,
     import_plan,
+    unet_block,
+    UNET_CLUSTER_KEYS,
+    UNET_TRAIN_KEYS,
 )
 
 IMAGE_SIMULATION_KEYS = ("detector", "source", "seed", "frames_per_chunk", "images")
@@ -26,6 +29,14 @@ ANOMALY_FIGURES = [
     "anomaly_roc",
     "er_nr",
     "loss_curves",
+]
+#: figure kinds of an imaging dataset with the clustering method unet (pixel_selection.json)
+PIXEL_SELECTION_FIGURES = [
+    "pixel_precision_recall",
+    "pixel_efficiency_fakes",
+    "pixel_integral_ratio",
+    "pixel_dbscan_load",
+    "pixel_selection_display",
 ]
 
 
@@ -65,8 +76,31 @@ def anomaly_section(wildcards):
     )
 
 
+def has_unet(dataset):
+    """Whether an imaging dataset runs the U-Net pixel selection (clustering method unet)."""
+    return is_imaging(dataset) and "unet" in methods(dataset)
+
+
+def unet_section(wildcards):
+    """The clustering.unet block with the dataset's split (the evaluation's settings)."""
+    ds = dataset_cfg(wildcards.dataset)
+    return unet_block(
+        ds["clustering"]["unet"], ds.get("split", {}).get("fractions"), ds["seed"]
+    )
+
+
+def unet_train_section(wildcards):
+    """What the U-Net's training depends on: an evaluation key does not re-train."""
+    return subset(unet_section(wildcards), UNET_TRAIN_KEYS)
+
+
+def unet_cluster_section(wildcards):
+    return subset(unet_section(wildcards), UNET_CLUSTER_KEYS)
+
+
 def reco_section(wildcards):
-    """The classical chain the anomaly analysis compares with (LIME defaults when unset)."""
+    """The classical chain (LIME defaults when unset): the anomaly analysis compares with it
+    and the U-Net's points go to its DBSCAN."""
     return dataset_cfg(wildcards.dataset).get("clustering", {}).get("cygno") or {}
 
 
@@ -85,6 +119,8 @@ def imaging_metrics_targets(dataset):
     targets = [f"results/{dataset}/metrics/simulation.json"]
     if "anomaly" in analyses(dataset):
         targets.append(f"results/{dataset}/metrics/anomaly.json")
+    if has_unet(dataset) and dataset_cfg(dataset)["source"] == "simulate":
+        targets.append(f"results/{dataset}/metrics/pixel_selection.json")
     return targets
 
 
@@ -110,8 +146,21 @@ def imaging_targets(dataset):
 
 
 def imaging_figure_kinds(dataset):
-    """The figures of an imaging dataset: those of the anomaly analysis (none without it)."""
-    return list(ANOMALY_FIGURES) if "anomaly" in analyses(dataset) else []
+    """The figures of an imaging dataset: those of the anomaly analysis and of the U-Net pixel
+    selection (each only when the dataset runs it)."""
+    kinds = list(ANOMALY_FIGURES) if "anomaly" in analyses(dataset) else []
+    if "pixel_selection" in [Path(f).stem for f in imaging_metrics_targets(dataset)]:
+        kinds += PIXEL_SELECTION_FIGURES
+        if "loss_curves" not in kinds:
+            kinds.append("loss_curves")
+    return kinds
+
+
+def imaging_histories(dataset):
+    """The loss histories of an imaging dataset's networks."""
+    res = f"results/{dataset}/models"
+    out = [f"{res}/autoencoder.history.csv"] if "anomaly" in analyses(dataset) else []
+    return out + ([f"{res}/unet.history.csv"] if has_unet(dataset) else [])
 
 
 def imaging_figure_inputs(wildcards, kind):
@@ -124,8 +173,14 @@ def imaging_figure_inputs(wildcards, kind):
             "metrics": f"{res}/metrics/anomaly.json",
         },
         "er_nr": {"metrics": f"{res}/metrics/anomaly.json"},
-        "loss_curves": {"histories": [f"{res}/models/autoencoder.history.csv"]},
+        "loss_curves": {"histories": imaging_histories(wildcards.dataset)},
+        "pixel_selection_display": {
+            "examples": f"{res}/tables/pixel_selection_examples.npz",
+            "metrics": f"{res}/metrics/pixel_selection.json",
+        },
     }
+    for k in PIXEL_SELECTION_FIGURES[:-1]:
+        inputs[k] = {"metrics": f"{res}/metrics/pixel_selection.json"}
     if kind not in inputs:
         raise ValueError(f"figure kind {kind!r}: not an imaging figure")
     return inputs[kind]
@@ -133,7 +188,7 @@ def imaging_figure_inputs(wildcards, kind):
 
 def imaging_figure_params(dataset, kind):
     """Keyword arguments of an imaging figure besides its inputs and the dataset."""
-    if kind == "image_display":
+    if kind in ("image_display", "pixel_selection_display"):
         cam = camera_block(config["detectors"][dataset_cfg(dataset)["detector"]])
         return {"pixel_mm": float(cam.get("pixel_mm", 0.152))}
     return {}

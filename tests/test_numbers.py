@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from caloreco.report.captions import caption_from_rst
@@ -169,3 +171,96 @@ def test_no_energy_macro_for_a_network_on_one_beam_energy():
     numbers = headline_numbers({"ecal_stage1": {"resolution": res}})
     assert "EcalStageOneNnSigmaE" not in numbers
     assert "EcalStageOneNnSigmaX" in numbers and "EcalStageOneLogCogSigmaE" in numbers
+
+
+#: every macro of METRICS by hand: (value, err_lo, err_hi, unit in the comment)
+EXPECTED_MACROS = {
+    "EcalStageTwoNnSigmaX": (0.3681, 0.0068, 0.0068, "mm"),
+    "EcalStageTwoNnSigmaY": (0.3714, 0.0069, 0.0069, "mm"),
+    "EcalStageTwoNnSigmaE": (1.9938, 0.0359, 0.0359, "%"),
+    "EcalStageTwoLogCogSigmaX": (0.4654, 0.0085, 0.0085, "mm"),
+    "EcalStageTwoLogCogSigmaY": (0.4644, 0.0085, 0.0085, "mm"),
+    "EcalStageTwoLogCogSigmaE": (1.9664, 0.0357, 0.0357, "%"),
+    "EcalStageTwoProfileFitSigmaX": (0.548, 0.0097, 0.0097, "mm"),
+    "EcalStageTwoProfileFitSigmaE": (1.942, 0.035, 0.035, "%"),
+    "EcalStageTwoNnStochasticTerm": (8.28, 0.65, 0.65, "% sqrt(GeV)"),
+    "EcalStageTwoNnConstantTerm": (1.712, 0.055, 0.055, "%"),
+    "CalifaTwoPOneNnFOne": (0.9531, 0.9531 - 0.9401, 0.9641 - 0.9531, ""),
+    "CalifaTwoPOneSmartRandomFOne": (0.0751, 0.0751 - 0.057, 0.0951 - 0.0751, ""),
+    "CalifaTwoPOneAgglomerativeNnTP": (94.91, 0.36, 0.36, "%"),
+    "CalifaTwoPOneAgglomerativeNnWR": (96.623, 0.191, 0.191, "%"),
+    "CalifaTwoPOneConeTP": (73.90, 0.78, 0.78, "%"),
+    "CalifaTwoPOneConeWR": (87.85, 0.35, 0.35, "%"),
+}
+_LINE = re.compile(r"^\\newcommand\{\\([A-Za-z]+)\}\{\\ensuremath\{(.*)\}\}$")
+_SYM = re.compile(r"^(-?[0-9.]+) \\pm ([0-9.]+)$")
+_ASYM = re.compile(r"^(-?[0-9.]+) \{\}_\{-([0-9.]+)\}\^\{\+([0-9.]+)\}$")
+
+
+def half_unit(text: str) -> float:
+    """Half a unit of the last printed digit of a number."""
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    return 0.5 * 10.0**-decimals + 1e-12
+
+
+def test_every_macro_round_trips_against_the_metrics(tmp_path):
+    out = tmp_path / "numbers.tex"
+    write_numbers_tex(METRICS, out)
+    lines = out.read_text().splitlines()
+    found = {}
+    for k, line in enumerate(lines):
+        m = _LINE.match(line)
+        if not m:
+            continue
+        name, body = m.groups()
+        sym, asym = _SYM.match(body), _ASYM.match(body)
+        assert sym or asym, f"{name}: {body!r} is neither v \\pm e nor v _{{-lo}}^{{+hi}}"
+        parts = sym.groups() + sym.groups()[1:] if sym else asym.groups()
+        found[name] = (parts, lines[k - 1])
+    assert set(found) == set(EXPECTED_MACROS)
+    for name, (value, lo, hi, unit) in EXPECTED_MACROS.items():
+        (v_txt, lo_txt, hi_txt), comment = found[name]
+        # the value and its errors are the metrics' own, rounded to the printed digits
+        assert abs(float(v_txt) - value) <= half_unit(v_txt), name
+        assert abs(float(lo_txt) - lo) <= half_unit(lo_txt), name
+        assert abs(float(hi_txt) - hi) <= half_unit(hi_txt), name
+        # the PDG rule: the value has the decimals of its (smaller) error
+        assert half_unit(v_txt) == half_unit(lo_txt if float(lo) <= float(hi) else hi_txt), name
+        # the comment above each macro says what it is and its unit
+        assert comment.startswith("% "), name
+        assert comment.endswith(f" [{unit}]") if unit else not comment.endswith("]"), name
+    assert parse_numbers_tex(out.read_text()).keys() == EXPECTED_MACROS.keys()
+    # descriptions name the dataset, the estimator and the events
+    text = out.read_text()
+    assert "% califa_2p1: TP of cone (test events) [%]" in text
+    assert "% ecal_stage2: core Gaussian sigma of x residuals, profile_fit [mm]" in text
+    assert "% ecal_stage2: resolution function term a, nn [% sqrt(GeV)]" in text
+    assert "% califa_2p1: F1 on test pairs (95 % CI), smart_random" in text
+
+
+def test_numbers_without_uncertainty_and_skipped_entries():
+    # no error (or a non-finite one): three significant digits
+    assert Number(0.123456, 0.0, 0.0, "", "").tex() == "0.123"
+    assert Number(96.6234, float("nan"), float("nan"), "", "").tex() == "96.6"
+    metrics = {
+        "x1": {
+            "resolution": {
+                "estimators": {
+                    "nn": {"x": {"sigma": float("nan"), "sigma_err": 0.1}, "y": {"n": 3}},
+                    "lc": {"x": {"sigma": 0.5}},  # no error given: error 0
+                }
+            },
+            "pairs": {"classifiers": {"cut": {"f1": 0.7}, "bad": {"auc": 0.5}}},
+            "clustering": {"methods": {"cone": {"TP": None, "WR": 0.8}}},
+        }
+    }
+    numbers = headline_numbers(metrics)
+    assert set(numbers) == {"XOneLcSigmaX", "XOneCutFOne", "XOneConeWR"}
+    assert numbers["XOneLcSigmaX"] == Number(
+        0.5, 0.0, 0.0, "mm", numbers["XOneLcSigmaX"].description
+    )
+    assert (numbers["XOneCutFOne"].value, numbers["XOneCutFOne"].err_lo) == (0.7, 0.0)
+    assert numbers["XOneConeWR"].value == pytest.approx(80.0)
+    assert numbers["XOneConeWR"].err_hi == 0.0
+    assert "all events" in numbers["XOneConeWR"].description  # no events_subset given
+    assert numbers["XOneCutFOne"].symmetric and not Number(1, 0.1, 0.2, "", "").symmetric

@@ -181,3 +181,127 @@ def test_binned_resolution_follows_energy():
     assert f["a"] == pytest.approx(0.07, abs=4 * f["a_err"] + 0.005)
     with pytest.raises(ValueError, match="edges"):
         binned_resolution(e, r, [10, 5])
+
+
+# ------------------------------------------------------------------ edge cases and plumbing
+
+
+def test_sigma68_of_two_values_by_hand():
+    # linear quantiles of [1, 2] at 0.158650 and 0.841350: half their difference is 0.341350
+    assert sigma68(np.array([2.0, 1.0, np.nan])) == pytest.approx(0.34135, rel=1e-12)
+
+
+def tails_sample():
+    rng = np.random.default_rng(1)
+    return np.concatenate([rng.normal(0, 1.0, 3000), rng.normal(0, 6.0, 1000)])
+
+
+def test_core_fit_iterations_convergence_and_scale_invariance():
+    x = tails_sample()
+    f = core_gaussian_fit(x)
+    assert f["converged"] and 2 <= f["iterations"] <= 5
+    # a fit in mm or in m is the same fit: same rounds, same window, scaled numbers
+    g = core_gaussian_fit(100.0 * x)
+    assert g["iterations"] == f["iterations"] and g["n_fit"] == f["n_fit"]
+    for k in ("mu", "sigma", "mu_err", "sigma_err", "sigma68", "lo", "hi"):
+        assert g[k] == pytest.approx(100.0 * f[k], rel=1e-5, abs=1e-9)
+    # one round from sigma68 (far wider than the core) has not settled
+    one = core_gaussian_fit(x, max_iter=1)
+    assert one["iterations"] == 1 and not one["converged"]
+    # three bins across the window hold less information than the unbinned likelihood
+    coarse = core_gaussian_fit(x, bins=3)
+    assert coarse["sigma_err"] > 1.1 * f["sigma_err"]
+    # exactly 10 values are enough; n_sigma 0.5 and 3 bins are allowed
+    assert core_gaussian_fit(np.linspace(-1, 1, 10), n_sigma=3.0)["n"] == 10
+    assert core_gaussian_fit(x, n_sigma=0.5)["n_fit"] < 0.5 * x.size
+
+
+def test_core_fit_argument_errors_name_the_argument():
+    x = tails_sample()
+    for kwargs in ({"n_sigma": 0.0}, {"n_sigma": -1.0}, {"max_iter": 0}):
+        with pytest.raises(ValueError, match="n_sigma, max_iter"):
+            core_gaussian_fit(x, **kwargs)
+    with pytest.raises(ValueError, match="bins"):
+        core_gaussian_fit(x, bins=2)
+    with pytest.raises(ValueError, match="^values: core_gaussian_fit needs at least 10"):
+        core_gaussian_fit(np.arange(9.0))
+    with pytest.raises(ValueError, match="^values: core_gaussian_fit found no spread"):
+        core_gaussian_fit(np.ones(20))
+    # a window of 0.01 sigma holds fewer than 10 values
+    with pytest.raises(ValueError, match="^values: too few values in the core window"):
+        core_gaussian_fit(np.random.default_rng(0).normal(size=200), n_sigma=0.01)
+
+
+def bootstrap_reference(v: np.ndarray, seed: int, n_boot: int) -> float:
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, v.size, size=(n_boot, v.size))
+    q = np.quantile(v[idx], [0.5 - 0.6827 / 2, 0.5 + 0.6827 / 2], axis=1)
+    return float(np.std(0.5 * (q[1] - q[0]), ddof=1))
+
+
+def test_sigma68_bootstrap_equals_a_reference_bootstrap():
+    v = np.random.default_rng(4).normal(0, 1, 500)
+    f = core_gaussian_fit(v, rng=np.random.default_rng(12))  # default 200 replicates
+    assert f["sigma68_err"] == pytest.approx(bootstrap_reference(v, 12, 200), rel=1e-12)
+    g = core_gaussian_fit(v, rng=np.random.default_rng(12), n_boot=2)
+    assert g["sigma68_err"] == pytest.approx(bootstrap_reference(v, 12, 2), rel=1e-12)
+    # a single replicate has no spread: the asymptotic error is quoted instead
+    h = core_gaussian_fit(v, rng=np.random.default_rng(12), n_boot=1)
+    assert h["sigma68_err"] == pytest.approx(0.9618 * h["sigma68"] / np.sqrt(500), rel=1e-3)
+
+
+def test_binned_resolution_edges_entries_and_failed_fits():
+    rng = np.random.default_rng(6)
+    # 20 values in [0, 1) (enough at the default min_entries), 30 on the edge 1.0 and in (1, 2),
+    # 15 in [2, 3) (too few), one value of 3.0 (the last edge is excluded)
+    e = np.concatenate(
+        [np.full(20, 0.5), np.full(10, 1.0), np.full(20, 1.5), np.full(15, 2.5), [3.0]]
+    )
+    r = rng.normal(0, 1, e.size)
+    rows = binned_resolution(e, r, [0.0, 1.0, 2.0, 3.0])
+    assert [(x["e_lo"], x["n"]) for x in rows] == [(0.0, 20), (1.0, 30)]
+    assert rows[1]["e_mean"] == pytest.approx((10 * 1.0 + 20 * 1.5) / 30)
+    assert len(binned_resolution(e, r, [0.0, 1.0, 2.0, 3.0], min_entries=16)) == 2
+    assert len(binned_resolution(e, r, [0.0, 1.0, 2.0, 3.0], min_entries=15)) == 3
+    # edges closer than 1 and two edges only are fine
+    assert len(binned_resolution(e, r, [0.0, 0.6])) == 1
+    # keyword arguments and the generator reach the fits
+    wide = binned_resolution(e, r, [1.0, 2.0], n_sigma=3.0, rng=np.random.default_rng(2))[0]
+    sel = (e >= 1.0) & (e < 2.0)
+    ref = core_gaussian_fit(r[sel], n_sigma=3.0, rng=np.random.default_rng(2))
+    assert wide["hi"] == pytest.approx(ref["hi"]) and wide["sigma68_err"] == ref["sigma68_err"]
+    # a bin whose fit fails keeps its place with the error and its count
+    flat = binned_resolution(np.full(12, 5.0), np.ones(12), [4.0, 6.0], min_entries=10)
+    assert flat == [
+        {
+            "error": "values: core_gaussian_fit found no spread (sigma68 = 0)",
+            "n": 12,
+            "e_lo": 4.0,
+            "e_hi": 6.0,
+            "e_mean": 5.0,
+        }
+    ]
+    with pytest.raises(ValueError, match="^true_energy, residual"):
+        binned_resolution(e, r[:-1], [0.0, 1.0])
+    for bad in ([1.0], [0.0, 1.0, 1.0], [[0.0, 1.0]]):
+        with pytest.raises(ValueError, match="^edges"):
+            binned_resolution(e, r, bad)
+
+
+def test_resolution_function_fit_drops_unusable_points():
+    e = np.array([0.5, 2, 5, 10, 20, 50, 100, 200.0])
+    s = resolution_function(e, 0.07, 0.015, 0.05)
+    err = 0.02 * s
+    ref = resolution_function_fit(e, s, err)
+    assert ref["ndof"] == 5  # 0.5 GeV counts
+    bad_e = np.concatenate([e, [0.0, -1.0, 10.0, 10.0, np.nan]])
+    bad_s = np.concatenate([s, [0.1, 0.1, np.nan, 0.1, 0.1]])
+    bad_err = np.concatenate([err, [0.01, 0.01, 0.01, 0.0, 0.01]])
+    f = resolution_function_fit(bad_e, bad_s, bad_err)
+    assert f["ndof"] == 5
+    for k in ("a", "b", "c"):
+        assert f[k] == pytest.approx(ref[k], rel=1e-6, abs=1e-9)
+    # as many points as terms: no degree of freedom left
+    assert resolution_function_fit(e[:3], s[:3], err[:3])["ndof"] == 0
+    with pytest.raises(ValueError, match="^energy_gev, sigma_rel, sigma_rel_err"):
+        resolution_function_fit(e, s[:-1], err)

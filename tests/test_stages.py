@@ -386,3 +386,36 @@ def test_figure_figure_index_and_numbers_stages(tmp_path):
     assert parse_numbers_tex((tmp_path / "numbers.tex").read_text()) == {
         "CalifaTNnFOne": (0.812, 0.022, 0.018)
     }
+
+
+def test_notebook_stage_runs_the_notebook_for_the_dataset(tmp_path, monkeypatch):
+    nbformat = pytest.importorskip("nbformat")
+    from caloreco.stages import notebook
+
+    params = nbformat.v4.new_code_cell(
+        'dataset = ""\nresults_dir = ""\nstyle = ""\nfigures_dir = ""'
+    )
+    params.metadata["tags"] = ["parameters"]
+    body = nbformat.v4.new_code_cell(
+        "import json, pathlib\n"
+        "m = json.loads((pathlib.Path(results_dir) / dataset / 'metrics/pairs.json').read_text())\n"
+        "print('F1 of', dataset, m['classifiers']['nn']['f1'])"
+    )
+    nb = nbformat.v4.new_notebook(cells=[params, body])
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    path = tmp_path / "overview.ipynb"
+    nbformat.write(nb, path)
+    (tmp_path / "results/califa_t/metrics").mkdir(parents=True)
+    (tmp_path / "results/califa_t/metrics/pairs.json").write_text(
+        json.dumps({"classifiers": {"nn": {"f1": 0.812}}})
+    )
+    monkeypatch.chdir(tmp_path)  # the rule runs from the working directory holding results/
+    out, html = tmp_path / "out/overview.ipynb", tmp_path / "out/overview.html"
+    notebook.run(path, out, html, "califa_t", "thesis.mplstyle", REPO / "src")
+    text = out.read_text()
+    assert "F1 of califa_t 0.812" in text  # the notebook read this dataset's metrics
+    assert "F1 of califa_t 0.812" in html.read_text()

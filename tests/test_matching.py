@@ -173,3 +173,95 @@ def test_score_events_and_summary_by_hand():
     assert photo["efficiency"] == pytest.approx(2 / 8)
     _, none = summarize_scores([s[0] for s in scores], pd.concat([s[1] for s in scores]), None)
     assert none is None
+
+
+def reference_matches(true, reco, hit_off, prim_off):
+    """primary_matches' has_cluster / matched by loops over events, primaries and hits."""
+    has, matched = [], []
+    for i in range(len(hit_off) - 1):
+        t = true[hit_off[i] : hit_off[i + 1]]
+        r = reco[hit_off[i] : hit_off[i + 1]]
+        for p in range(prim_off[i + 1] - prim_off[i]):
+            mine = t == p
+            has.append(bool(mine.any()))
+            labels = set(r[mine].tolist())
+            ok = mine.any() and len(labels) == 1 and -1 not in labels
+            if ok:  # the reconstructed cluster holds no other true hit
+                (lab,) = labels
+                ok = bool(np.all(mine[(r == lab) & (t >= 0)]))
+            matched.append(ok)
+    return has, matched
+
+
+def random_events(rng, n_events=60):
+    n_hits = rng.integers(0, 12, n_events)
+    n_prim = rng.integers(1, 4, n_events)
+    hit_off = np.concatenate([[0], np.cumsum(n_hits)])
+    prim_off = np.concatenate([[0], np.cumsum(n_prim)])
+    true = np.concatenate([rng.integers(-1, k, n) for k, n in zip(n_prim, n_hits, strict=True)])
+    # reconstructed labels: mostly the truth relabelled, sometimes merged, split or lost
+    reco = np.where(true >= 0, 3 * true + 2, 0)
+    noise = rng.random(true.size)
+    reco = np.where(noise < 0.15, rng.integers(-1, 8, true.size), reco)
+    # one dominant deposit per hit with truth (hits without truth get none)
+    truth_cell, truth_primary, truth_off = [], [], [0]
+    for i in range(n_events):
+        t = true[hit_off[i] : hit_off[i + 1]]
+        idx = np.flatnonzero(t >= 0)
+        truth_cell += idx.tolist()
+        truth_primary += t[idx].tolist()
+        truth_off.append(truth_off[-1] + idx.size)
+    k = len(truth_cell)
+    ev = RawEvents(
+        event=np.arange(n_events) * 7 + 3,
+        hit_offsets=hit_off,
+        cell_id=np.arange(true.size),
+        cell_energy=np.ones(true.size),
+        cell_time=np.zeros(true.size),
+        primary_offsets=prim_off,
+        primary_energy=np.ones(prim_off[-1]),
+        primary_theta=rng.uniform(0.3, 2.8, prim_off[-1]),
+        primary_phi=rng.uniform(-np.pi, np.pi, prim_off[-1]),
+        primary_time=np.zeros(prim_off[-1]),
+        primary_x=np.zeros(prim_off[-1]),
+        primary_y=np.zeros(prim_off[-1]),
+        truth_offsets=truth_off,
+        truth_cell=truth_cell,
+        truth_primary=truth_primary,
+        truth_energy=np.ones(k),
+    )
+    return ev, true, reco
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_primary_matches_equals_a_loop_reference(seed):
+    events, true, reco = random_events(np.random.default_rng(seed))
+    table = primary_matches(events, reco)
+    has, matched = reference_matches(true, reco, events.hit_offsets, events.primary_offsets)
+    assert table["has_cluster"].tolist() == has
+    assert table["matched"].tolist() == matched
+    assert 0 < sum(matched) < sum(has)  # the random clusterings are neither perfect nor empty
+    # and it agrees with the WR of the event metrics
+    from caloreco.clustering.metrics import event_metrics, summarize_metrics
+
+    s = summarize_metrics(event_metrics(events.hit_offsets, reco, true))
+    assert (s["true_clusters"], s["matched_clusters"]) == (sum(has), sum(matched))
+
+
+def test_nearest_angle_of_identical_directions_is_zero_not_nan():
+    events = hand_events()
+    # event 102: two primaries in one direction whose unit vectors have u.u = 1 + 2e-16
+    theta = np.array(THETA, dtype=np.float64)
+    phi = np.array(PHI, dtype=np.float64)
+    theta[4:6], phi[4:6] = 0.1775919795036316, -3.0
+    same = RawEvents(**{**events.arrays(), "primary_theta": theta, "primary_phi": phi})
+    got = nearest_primary_angle(same)
+    assert got[4] == 0.0 and got[5] == 0.0  # the cosine is clipped to 1 before arccos
+    assert np.isfinite(got).sum() == 5
+
+
+def test_summarize_scores_of_a_single_chunk():
+    events = hand_events()
+    metrics, table = score_events(events, np.array(RECO), CLUSTERS, "cone")
+    summary, photo = summarize_scores([metrics], table, None)
+    assert summary["WR"] == pytest.approx(2 / 5) and photo is None

@@ -106,3 +106,13 @@ def test_photopeak_window_follows_the_detector_resolution():
 def test_photopeak_without_known_energies():
     out = photopeak_efficiency(np.array([1.0, 2.0]), np.array([np.nan, -1.0]), RESPONSE)
     assert out == {"efficiency": None, "note": "primary energies unknown"}
+
+
+def test_photopeak_curve_for_energies_within_one_mev():
+    # CALIFA gammas of 0.30 ... 0.93 MeV (a spread below 1 MeV still gets its curve)
+    resp = {"resolution_fwhm_at_1mev": 0.055, "non_uniformity": 0.01}
+    e_true = 0.30 + 0.042 * np.arange(16)
+    out = photopeak_efficiency(e_true.copy(), e_true, resp)
+    assert out["efficiency"] == 1.0 and len(out["vs_energy"]) == 8
+    assert out["vs_energy"][0]["e_lo"] == pytest.approx(0.30)
+    assert out["vs_energy"][-1]["e_hi"] == pytest.approx(0.30 + 0.042 * 15)

@@ -1,5 +1,5 @@
-# caloreco: raw simulation (or your data) -> clusters -> windows / pairs -> torch models ->
-# fits -> figures. Wiring only: logic lives in src/caloreco, rules in workflow/rules.
+# caloreco: raw simulation (or your data) -> clusters -> windows / pairs / camera images ->
+# torch models -> fits -> figures. Wiring only: logic lives in src/caloreco, rules in workflow/rules.
 
 
 from snakemake.utils import min_version
@@ -18,7 +18,9 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/raw.smk"
 include: "workflow/rules/clustering.smk"
 include: "workflow/rules/pairs.smk"
+include: "workflow/rules/attribution.smk"
 include: "workflow/rules/regression.smk"
+include: "workflow/rules/imaging.smk"
 include: "workflow/rules/figures.smk"
 
 

@@ -50,7 +50,14 @@ CALIFA_DETECTOR = {
     },
 }
 # keys of metrics files that are wall-clock measurements, not results
-TIMING_KEYS = {"simulation_seconds", "primaries_per_second", "clusters_per_second"}
+TIMING_KEYS = {
+    "simulation_seconds",
+    "primaries_per_second",
+    "clusters_per_second",
+    "frames_per_second",  # camera images (simulation.json)
+    "train_seconds",  # anomaly.json
+    "timing",
+}
 
 
 def copy_workflow(dest: Path) -> Path:

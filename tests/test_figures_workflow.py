@@ -35,6 +35,10 @@ def test_every_dataset_has_its_figures_in_both_styles(test_run, config):
         names = {p.stem for p in (figures / style).glob("*.pdf")}
         for ds, spec in config["datasets"].items():
             expected = {f"{ds}-event_display", f"{ds}-loss_curves"}
+            if "anomaly" in spec["analyses"]:  # camera images: no hit display
+                expected = {
+                    f"{ds}-{k}" for k in ("image_display", "intensity_area", "anomaly_roc", "er_nr")
+                } | {f"{ds}-loss_curves"}
             if "regression" in spec["analyses"]:
                 expected |= {f"{ds}-windows", f"{ds}-residuals", f"{ds}-resolution"}
             if "pairs" in spec["analyses"]:
@@ -58,7 +62,7 @@ def test_figure_index_lists_every_figure_with_its_caption(test_run):
     assert pdfs
     for pdf in pdfs:
         row = next(line for line in index.splitlines() if line.startswith(f"| {pdf.stem} |"))
-        assert f"(thesis/{pdf.name})" in row and "`figure`" in row
+        assert f"(thesis/{pdf.name})" in row and "`figure_" in row
         caption = row.split(" | ")[2]
         assert len(caption) > 40 and "{{" not in caption, row
     assert "ecal_stage2" in index and "califa_uniform" in index
@@ -102,6 +106,23 @@ def test_numbers_tex_equals_the_metrics(test_run, config):
             for method, m in clus["methods"].items():
                 close(macros[macro_name(ds, method, "TP")], m["TP"], m["TP_err"], 100)
                 checked += 1
+        if (metrics / "anomaly.json").exists():
+            ano = json.loads((metrics / "anomaly.json").read_text())
+            for sel, v in ano["selection"]["methods"].items():
+                kept = v.get("kept_at_area", {}).get("0.978")
+                if kept and kept["value"] is not None and kept["err"]:
+                    close(
+                        macros[macro_name(ds, sel, "KeptAtCygnoArea")],
+                        kept["value"],
+                        kept["err"],
+                        100,
+                    )
+                    checked += 1
+            for clf, acc in ano["er_nr"].get("overall", {}).items():
+                if acc["accuracy_err"]:
+                    got = macros[macro_name(ds, clf, "ErNrAccuracy")]
+                    close(got, acc["accuracy"], acc["accuracy_err"], 100)
+                    checked += 1
     assert checked >= 10
 
 

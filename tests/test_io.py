@@ -125,8 +125,8 @@ def test_csv_chunks_partition_events(tmp_path):
     [
         ("1,2.0,50.0,10.0", r"hits.csv:2: expected 5 comma-separated fields"),
         ("1,abc,50.0,10.0,0", r"hits.csv:2: non-numeric"),
-        ("1,-2.0,50.0,10.0,0", r"must be finite and >= 0 MeV"),
-        ("1,nan,50.0,10.0,0", r"must be finite and >= 0 MeV|NaN"),
+        ("1,-2.0,50.0,10.0,0", r"hits.csv:2: energy \(column 2\) must be >= 0 MeV"),
+        ("1,nan,50.0,10.0,0", r"hits.csv:2: NaN or infinite value"),
     ],
 )
 def test_csv_bad_rows_name_the_line(tmp_path, line, message):

@@ -253,3 +253,27 @@ def test_gradient_boosting_and_bootstrap_over_events():
     )
     m_pair = classification_metrics(y[2500:], score, thr, np.random.default_rng(0), 300)
     assert m_ev["f1_ci"] == m_pair["f1_ci"]
+
+
+def test_training_does_not_depend_on_the_callers_threads():
+    """The trained weights are the same whatever thread count the caller (or Snakemake's
+    --cores) left torch with, and the CPU kernel paths are pinned when caloreco.nn is imported
+    (README, Reproducibility)."""
+    import os
+
+    from caloreco.nn.training import TORCH_THREADS
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(600, 8)).astype(np.float32)
+    y = (X[:, 0] + X[:, 1] > 0).astype(np.float32)
+
+    def weights(outer_threads: int) -> bytes:
+        torch.set_num_threads(outer_threads)
+        set_determinism(5)
+        model = build_model("pair_mlp", 8, hidden=32, n_layers=2, dropout=0.0)
+        train(model, X[:400], y[:400], X[400:], y[400:], max_epochs=3, seed=5, log=lambda s: None)
+        return b"".join(p.detach().numpy().tobytes() for p in model.parameters())
+
+    assert weights(1) == weights(3)
+    assert torch.get_num_threads() == TORCH_THREADS
+    assert os.environ["MKL_CBWR"] == "AVX2" and os.environ["ATEN_CPU_CAPABILITY"] == "avx2"

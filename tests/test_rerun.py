@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import yaml
 
+from caloreco.imaging.rawio import read_images
 from caloreco.io.raw import read_raw
 
 from conftest import (
@@ -38,6 +39,8 @@ PAIR_TRAINING = {
     "merge_clusters",
     "clustering_metrics",
 }
+#: the attribution rules of a dataset (califa_uniform in config/test.yaml)
+ATTRIBUTION = {"train_attribution", "cluster_attribution", "evaluate_attribution"}
 
 
 def base_config() -> dict:
@@ -75,7 +78,23 @@ def test_training_setting_reruns_only_that_datasets_training(test_run):
     changed = by_dataset(planned_updates(test_run, write_config(test_run, "lr.yaml", cfg)))
     assert set(changed) - {"figures", "tex", "notebooks"} == {"califa_uniform"}
     rules = changed["califa_uniform"]
-    assert rules - figure_rules(rules) == PAIR_TRAINING
+    # evaluate_attribution bins the TP/WR of every method, the merged clusters included
+    assert rules - figure_rules(rules) == PAIR_TRAINING | {"evaluate_attribution"}
+
+
+def test_attribution_settings_rerun_only_what_they_feed(test_run):
+    cfg = base_config()
+    cfg["datasets"]["califa_uniform"]["attribution"]["training"]["lr"] = 2e-3
+    changed = by_dataset(planned_updates(test_run, write_config(test_run, "att.yaml", cfg)))
+    assert set(changed) - {"figures", "tex", "notebooks"} == {"califa_uniform"}
+    rules = changed["califa_uniform"]
+    # retrained, re-clustered, re-scored; the pairs analysis is left alone
+    assert rules - figure_rules(rules) == ATTRIBUTION | {"clustering_metrics"}
+    cfg = base_config()
+    cfg["datasets"]["califa_uniform"]["attribution"]["bootstrap"] = 50
+    changed = by_dataset(planned_updates(test_run, write_config(test_run, "boot.yaml", cfg)))
+    rules = changed["califa_uniform"]
+    assert rules - figure_rules(rules) == {"evaluate_attribution"}
 
 
 def test_regression_training_setting_reruns_training_and_evaluation(test_run):
@@ -122,14 +141,22 @@ def test_package_edit_reruns_exactly_the_rules_that_use_it(test_run):
     changed = by_dataset(_planned_after_edit(test_run, "pairs/features.py"))
     assert set(changed) - {"figures", "tex", "notebooks"} == {"califa_uniform"}
     rules = changed["califa_uniform"]
-    assert rules - figure_rules(rules) == {"pairs"} | PAIR_TRAINING
+    # the attribution network's pair features include the Compton consistency of pairs.features
+    assert rules - figure_rules(rules) == {"pairs"} | PAIR_TRAINING | ATTRIBUTION
 
 
 def test_random_stream_edit_resimulates_every_dataset(test_run):
     updates = _planned_after_edit(test_run, "seeds.py")
     simulated = {p for rule, p in updates if rule == "simulate"}
-    expected = {str(p.relative_to(test_run)) for p in test_run.glob("results/*/raw/chunk-*.root")}
+    # camera images draw their streams in caloreco.imaging.simulate, not from caloreco.seeds
+    imaging = {n for n, ds in base_config()["datasets"].items() if "frames_per_chunk" in ds}
+    expected = {
+        str(p.relative_to(test_run))
+        for p in test_run.glob("results/*/raw/chunk-*.root")
+        if p.parts[-3] not in imaging
+    }
     assert simulated == expected and len(expected) == 6
+    assert not {p for rule, p in updates if rule == "simulate_images"}
 
 
 def test_clustering_metrics_edit_reruns_only_the_scoring_and_its_readers(test_run):
@@ -139,10 +166,13 @@ def test_clustering_metrics_edit_reruns_only_the_scoring_and_its_readers(test_ru
     assert datasets == {"califa_uniform", "ecal_stage2", "ecal_stage3"}
     for ds in datasets:
         rules = changed[ds]
-        assert rules - figure_rules(rules) == {"clustering_metrics"}, (ds, rules)
-    # what reads clustering.json is redrawn, nothing is re-clustered, re-trained or re-fitted
+        # the attribution network chooses its peeling threshold by the validation TP (the
+        # event metrics): it is retrained, and its clusters follow; nothing else is
+        expected = {"clustering_metrics"} | (ATTRIBUTION if ds == "califa_uniform" else set())
+        assert rules - figure_rules(rules) == expected, (ds, rules)
+    # what reads clustering.json is redrawn, nothing else is re-clustered, re-trained or re-fitted
     drawn = {rule for rule, _ in updates}
-    assert drawn - figure_rules(drawn) == {"clustering_metrics"}
+    assert drawn - figure_rules(drawn) == {"clustering_metrics"} | ATTRIBUTION
     assert {"figure_event_categories", "figure_efficiency", "numbers"} <= drawn
 
 
@@ -204,8 +234,9 @@ def test_interrupted_run_completes_with_identical_results(tmp_path, test_run):
     proc.wait()
     assert reached, "the run ended before any training started: nothing was interrupted"
     # no half-written outputs: every raw file that exists is complete
+    imaging = {n for n, ds in base_config()["datasets"].items() if "frames_per_chunk" in ds}
     for f in work.glob("results/*/raw/*.root"):
-        read_raw(f)
+        read_images(f) if f.parts[-3] in imaging else read_raw(f)
     # a hard kill leaves Snakemake's lock behind; --unlock is the documented recovery
     run_copy(work, "--configfile", "test.yaml", "--unlock")
     run_copy(work, "--configfile", "test.yaml", "--cores", "2", "all")
@@ -231,6 +262,9 @@ def test_dag_with_200_chunks_per_dataset(tmp_path):
         parts = line.split()
         if len(parts) == 2 and parts[1].isdigit():
             counts[parts[0]] = int(parts[1])
-    assert counts["simulate"] == 200 * len(cfg["datasets"])
+    imaging = [ds for ds in cfg["datasets"].values() if "frames_per_chunk" in ds]
+    assert counts["simulate"] == 200 * (len(cfg["datasets"]) - len(imaging))
+    assert counts["simulate_images"] == 200 * len(imaging)
+    assert counts["cluster_images"] == 200 * len(imaging)
     assert counts["windows"] == 400
     assert counts["cluster"] == 200 * (1 + 1 + 2)

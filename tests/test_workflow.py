@@ -32,8 +32,13 @@ def run_dir(test_run) -> Path:
     return test_run
 
 
+def hit_datasets(config) -> dict:
+    """The datasets of hits (camera images: tests/test_imaging_workflow.py)."""
+    return {n: ds for n, ds in config["datasets"].items() if "frames_per_chunk" not in ds}
+
+
 def test_raw_files_have_the_configured_events(run_dir, config):
-    for name, ds in config["datasets"].items():
+    for name, ds in hit_datasets(config).items():
         seen = []
         for c in range(ds["chunks"]):
             ev = read_raw(run_dir / f"results/{name}/raw/chunk-{c:03d}.root", require_truth=True)
@@ -48,7 +53,7 @@ def test_raw_files_have_the_configured_events(run_dir, config):
 
 
 def test_simulation_metrics_are_physical(run_dir, config):
-    for name, ds in config["datasets"].items():
+    for name, ds in hit_datasets(config).items():
         m = json.loads((run_dir / f"results/{name}/metrics/simulation.json").read_text())
         assert m["events"] == ds["chunks"] * ds["events_per_chunk"]
         # measured energy agrees with the true deposits (smearing is unbiased)
@@ -86,10 +91,11 @@ def test_same_config_gives_identical_events_and_chunks_differ(run_dir, config, t
 
 
 def test_clustering_metrics_cover_every_method(run_dir, config):
-    for name, ds in config["datasets"].items():
+    for name, ds in hit_datasets(config).items():
         m = json.loads((run_dir / f"results/{name}/metrics/clustering.json").read_text())
         merged = [f"{x}+nn" for x in ds["clustering"]] if "pairs" in ds.get("analyses", []) else []
-        assert sorted(m["methods"]) == sorted([*ds["clustering"], *merged])
+        networks = ["pointnet"] if "attribution" in ds.get("analyses", []) else []
+        assert sorted(m["methods"]) == sorted([*ds["clustering"], *merged, *networks])
         for method, r in m["methods"].items():
             total = r["TP"] + r["FP"] + r["FN"] + r["FM"]
             assert total == pytest.approx(1.0, abs=1e-9), method

@@ -166,6 +166,8 @@ def summarize_simulation(
         "simulation_seconds": total_sec,
         "primaries_per_second": float(n_prim.sum() / total_sec) if total_sec > 0 else None,
     }
+    if out["hits"] == 0:
+        out["note"] = "no hit above threshold in any event: the dataset is empty"
     if stats.has_truth:
         e_true = stats.primary_energy
         dep = stats.deposit

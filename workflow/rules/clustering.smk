@@ -47,9 +47,13 @@ rule clustering_metrics:
         runtime=lambda wc, attempt: 20 * attempt,
     params:
         methods=lambda wc: scored_methods(wc.dataset),
-        # with a pairs analysis every method is scored on the test events only, the events
-        # the merge classifier never saw
-        split=lambda wc: split_section(wc) if "pairs" in analyses(wc.dataset) else None,
+        # with a trained method (pairs, attribution) every method is scored on the test events
+        # only, the events no classifier or network saw
+        split=lambda wc: (
+            split_section(wc)
+            if {"pairs", "attribution"} & set(analyses(wc.dataset))
+            else None
+        ),
         photopeak=lambda wc: detector_section(wc).get("response", {}),
         code=code("clustering_metrics"),
     script:

@@ -18,8 +18,19 @@ from caloreco.provenance import rule_code_hash  # noqa: E402
 validate_config(config, Path(workflow.basedir) / "workflow/schemas/config.schema.yaml")
 
 DATASETS = sorted(config["datasets"])
-SIMULATED = [d for d in DATASETS if config["datasets"][d]["source"] == "simulate"]
-IMPORTED = [d for d in DATASETS if config["datasets"][d]["source"] != "simulate"]
+# camera images (workflow/rules/imaging.smk) have rules of their own
+IMAGING = [
+    d
+    for d in DATASETS
+    if config["detectors"][config["datasets"][d]["detector"]]["preset"] == "camera_tpc"
+]
+HITS = [d for d in DATASETS if d not in IMAGING]
+SIMULATED = [d for d in HITS if config["datasets"][d]["source"] == "simulate"]
+IMPORTED = [d for d in HITS if config["datasets"][d]["source"] != "simulate"]
+IMAGING_SIMULATED = [
+    d for d in IMAGING if config["datasets"][d]["source"] == "simulate"
+]
+IMAGING_IMPORTED = [d for d in IMAGING if config["datasets"][d]["source"] != "simulate"]
 
 
 def _alternatives(names):

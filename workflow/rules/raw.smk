@@ -67,6 +67,8 @@ rule simulation_qa:
         "results/{dataset}/logs/simulation_qa.log",
     benchmark:
         "results/{dataset}/benchmarks/simulation_qa.tsv"
+    wildcard_constraints:
+        dataset=_alternatives(HITS),
     conda:
         "../../envs/caloreco.yaml"
     threads: 1

@@ -24,9 +24,10 @@ def check_offsets(hit_offsets: np.ndarray, name: str = "hit_offsets") -> np.ndar
 
 
 def check_hit_array(
-    values: np.ndarray, n_hits: int, name: str, dtype: type = np.float64
+    values: np.ndarray, n_hits: int, name: str, dtype: type = np.float64, finite: bool = True
 ) -> np.ndarray:
-    """Validate a per-hit array (1-D, length ``n_hits``, finite if float) and convert it."""
+    """Validate a per-hit array (1-D, length ``n_hits``; finite if float and ``finite``) and
+    convert it."""
     arr = np.asarray(values)
     if arr.shape != (n_hits,):
         raise ValueError(
@@ -35,7 +36,7 @@ def check_hit_array(
         )
     if np.issubdtype(np.dtype(dtype), np.floating):
         arr = arr.astype(dtype)
-        if not np.all(np.isfinite(arr)):
+        if finite and not np.all(np.isfinite(arr)):
             raise ValueError(f"{name}: expected finite values")
     else:
         if arr.size and not np.issubdtype(arr.dtype, np.integer):

@@ -184,7 +184,8 @@ def cluster_table(
         tcell = check_hit_array(truth_cell, nt, "truth_cell", np.int64)
         tprim = check_hit_array(truth_primary, nt, "truth_primary", np.int64)
         tene = check_hit_array(truth_energy, nt, "truth_energy")
-        penergy = check_hit_array(primary_energy, int(p_off[-1]), "primary_energy")
+        # unknown primary energies (NaN, e.g. imported CSV hits) are allowed: only passed on
+        penergy = check_hit_array(primary_energy, int(p_off[-1]), "primary_energy", finite=False)
         t_ev = event_index(t_off)
         n_hits_ev = np.diff(off)[t_ev]
         n_prim_ev = np.diff(p_off)[t_ev]

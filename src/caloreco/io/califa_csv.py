@@ -17,7 +17,6 @@ from caloreco.errors import InputError
 from caloreco.events import RawEvents, offsets_from_counts
 from caloreco.geometry import Geometry, geometry_from_directions
 from caloreco.io.chunks import chunk_slice
-from caloreco.io.raw import check_energies
 
 __all__ = ["parse_califa_csv", "import_csv", "overlay_primaries"]
 
@@ -96,16 +95,24 @@ def overlay_primaries(
     return events, np.arange(n_events) * per_event
 
 
-def parse_califa_csv(path: str | os.PathLike) -> np.ndarray:
+def parse_califa_csv(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """Read a CALIFA hit CSV (no header: event, energy MeV, theta deg, phi deg, time ns).
 
-    Returns a float64 array of shape (n_hits, 5). Raises InputError naming the file and the first
-    malformed line (1-based).
+    Blank lines and lines starting with ``#`` are skipped.
+
+    Returns:
+        the hits, float64 of shape (n_hits, 5), and the 1-based line number of each.
+
+    Raises:
+        InputError: naming the file and the first malformed line (1-based): a wrong number of
+            fields, a non-numeric, NaN or infinite value, a negative energy, theta outside
+            0..180 deg, a non-integer event number, or no hits at all.
     """
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: file does not exist")
     rows: list[list[float]] = []
+    lines: list[int] = []
     with path.open() as fh:
         for lineno, line in enumerate(fh, start=1):
             s = line.strip()
@@ -122,13 +129,25 @@ def parse_califa_csv(path: str | os.PathLike) -> np.ndarray:
                 rows.append([float(p) for p in parts])
             except ValueError:
                 raise InputError(f"{path}:{lineno}: non-numeric field in {s[:80]!r}") from None
+            lines.append(lineno)
     if not rows:
         raise InputError(f"{path}: no hits (empty CSV)")
     data = np.asarray(rows, dtype=np.float64)
-    bad = ~np.isfinite(data).all(axis=1)
-    if np.any(bad):
-        raise InputError(f"{path}: NaN or infinite value in data row {int(np.flatnonzero(bad)[0])}")
-    return data
+    line_no = np.asarray(lines, dtype=np.int64)
+    checks = (
+        (~np.isfinite(data).all(axis=1), "NaN or infinite value"),
+        (data[:, 0] != np.round(data[:, 0]), "event number (column 1) must be an integer"),
+        (data[:, 1] < 0, "energy (column 2) must be >= 0 MeV"),
+        ((data[:, 2] < 0) | (data[:, 2] > 180), "theta (column 3) must be within 0..180 deg"),
+    )
+    for bad, what in checks:
+        if np.any(bad):
+            k = int(np.flatnonzero(bad)[0])
+            raise InputError(
+                f"{path}:{line_no[k]}: {what}, got {data[k].tolist()} "
+                f"({int(bad.sum())} such lines in all)"
+            )
+    return data, line_no
 
 
 def import_csv(
@@ -145,24 +164,28 @@ def import_csv(
 ) -> tuple[RawEvents, Geometry]:
     """Import CALIFA-format CSV hits as raw events (chunk ``chunk`` of ``n_chunks``).
 
-    Each distinct CSV event number is one primary gamma, in order of first appearance across the
-    files; ``per_event`` consecutive primaries are overlaid into one event (the published
-    multi-gamma events). Crystals are identified by their unique (theta, phi) centres, which
-    become the cell table (cells of all files, so chunks share one table). Optionally each gamma
-    gets an emission time uniform in +-``emission_window_ns`` and hit times are smeared by
-    ``time_smearing_ns`` (the published preprocessing); with 0 the CSV times are kept.
+    Each (file, event number) is one primary gamma: two files that both number their gammas from
+    0 hold different gammas. Gammas are numbered in order of first appearance, file after file in
+    the order given, and ``per_event`` consecutive gammas are overlaid into one event (the
+    published multi-gamma events); the dataset's event numbers are 0, 1, ... in that order, so
+    they are unique across files and chunks. Crystals are identified by their unique
+    (theta, phi) centres, which become the cell table (cells of all files, so chunks share one
+    table). Optionally each gamma gets an emission time uniform in +-``emission_window_ns`` and
+    hit times are smeared by ``time_smearing_ns`` (the published preprocessing); with 0 the CSV
+    times are kept. The gammas' energies are unknown (NaN) unless ``primary_energy_mev`` gives
+    them (a mono-energetic sample).
     """
     if per_event < 1:
         raise InputError(f"csv import: primaries_per_event must be >= 1, got {per_event}")
-    data = np.concatenate([parse_califa_csv(p) for p in paths])
+    parsed = [parse_califa_csv(p) for p in paths]
+    data = np.concatenate([d for d, _ in parsed])
+    file_of_hit = np.concatenate([np.full(len(d), i) for i, (d, _) in enumerate(parsed)])
     where = ", ".join(str(p) for p in paths)
-    check_energies("energy (column 2)", data[:, 1], where)
     theta = np.radians(data[:, 2])
     phi = np.radians(data[:, 3])
-    if np.any((theta < 0) | (theta > np.pi)):
-        raise InputError(f"{where}: theta (column 3) must be within 0..180 deg")
     geom, cell = geometry_from_directions(theta, phi, radius_mm, neighbour_angle_rad)
-    _, first_pos, prim = np.unique(data[:, 0], return_index=True, return_inverse=True)
+    key = np.column_stack([file_of_hit, data[:, 0].astype(np.int64)])
+    _, first_pos, prim = np.unique(key, axis=0, return_index=True, return_inverse=True)
     # renumber primaries in order of first appearance (file order), not by numeric value
     rank = np.empty_like(first_pos)
     rank[np.argsort(first_pos)] = np.arange(first_pos.size)
@@ -170,7 +193,10 @@ def import_csv(
     n_prim = first_pos.size
     n_events_total = n_prim // per_event
     if n_events_total == 0:
-        raise InputError(f"{where}: {n_prim} primaries cannot make one event of {per_event}")
+        raise InputError(
+            f"{where}: {n_prim} gamma(s) (distinct event numbers) cannot make one event of "
+            f"csv.primaries_per_event = {per_event}"
+        )
     sl = chunk_slice(n_events_total, n_chunks, chunk)
     sel = (prim >= sl.start * per_event) & (prim < sl.stop * per_event)
     prim_c = prim[sel] - sl.start * per_event

@@ -8,6 +8,7 @@ by :func:`write_table` (parquet).
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -22,10 +23,17 @@ __all__ = ["atomic_path", "to_jsonable", "write_json", "write_table"]
 
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds."""
+    """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds.
+
+    Temporary files of earlier attempts (``.<name>.tmp-<pid>`` of a job that was killed, e.g.
+    by SIGKILL, and so could not clean up) are removed first: one output is written by one job
+    at a time, so any other temporary file of it is stale.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.tmp-*"):
+        stale.unlink(missing_ok=True)
     try:
         yield tmp
         os.replace(tmp, path)

@@ -33,6 +33,7 @@ __all__ = [
     "geometry_from_file",
     "check_energies",
     "flat_jagged",
+    "write_tree",
 ]
 
 CELL_COLUMNS = ("cell_id", "row", "col", "x", "y", "z", "theta", "phi")
@@ -42,13 +43,39 @@ def _jagged(flat: np.ndarray, offsets: np.ndarray) -> ak.Array:
     return ak.unflatten(flat, np.diff(offsets))
 
 
+#: the counter branch shared by the jagged branches of each group (ROOT's "n" branches)
+COUNTERS = {
+    **{f: "n_hits" for f in HIT_FIELDS},
+    **{f: "n_primaries" for f in PRIMARY_FIELDS},
+    **{f: "n_truth" for f in TRUTH_FIELDS},
+}
+
+
+def write_tree(out: Any, name: str, branches: Mapping[str, Any], counters=None) -> None:
+    """Write ``branches`` (numpy or awkward arrays of one length) as a ROOT TTree ``name``.
+
+    uproot's plain assignment ``out[name] = {...}`` writes an RNTuple, which TTree tools and ROOT
+    before 6.34 cannot read; ``mktree`` writes a TTree. Jagged branches get a counter branch,
+    ``counters[branch]`` (shared by branches of one group) or ``n_<branch>``.
+    """
+    counters = dict(counters or {})
+    types = {}
+    for key, arr in branches.items():
+        if isinstance(arr, ak.Array):
+            types[key] = arr.type.content
+        else:
+            types[key] = np.asarray(arr).dtype
+    tree = out.mktree(name, types, counter_name=lambda b: counters.get(b, f"n_{b}"))
+    tree.extend(dict(branches))
+
+
 def write_raw(
     path: str | os.PathLike,
     events: RawEvents,
     cells: Mapping[str, np.ndarray],
     run_info: Mapping[str, Any],
 ) -> None:
-    """Write a raw event file (trees ``events``, ``cells``, ``run``) atomically.
+    """Write a raw event file (TTrees ``events``, ``cells``, ``run``) atomically.
 
     Args:
         path: output ``.root`` path.
@@ -66,17 +93,18 @@ def write_raw(
     if events.has_truth:
         for f in TRUTH_FIELDS:
             branches[f] = _jagged(getattr(events, f), events.truth_offsets)
+    # TTrees have no string type: the run record is one entry whose branches hold the UTF-8
+    # bytes of the detector name and of the JSON configuration
+    text = json.dumps(to_jsonable(dict(run_info)), sort_keys=True)
+    run = {
+        "detector": _bytes_entry(str(run_info.get("detector", ""))),
+        "config_json": _bytes_entry(text),
+    }
     with atomic_path(path) as tmp:
         with uproot.recreate(tmp) as out:
-            out["events"] = branches
-            out["cells"] = {k: np.asarray(cells[k]) for k in CELL_COLUMNS}
-            # TTree writing in uproot has no string type: the run record is one entry whose
-            # branches hold the UTF-8 bytes of the detector name and of the JSON configuration.
-            text = json.dumps(dict(run_info), sort_keys=True, default=to_jsonable)
-            out["run"] = {
-                "detector": _bytes_entry(str(run_info.get("detector", ""))),
-                "config_json": _bytes_entry(text),
-            }
+            write_tree(out, "events", branches, COUNTERS)
+            write_tree(out, "cells", {k: np.asarray(cells[k]) for k in CELL_COLUMNS})
+            write_tree(out, "run", run)  # written last: reading it proves the file complete
 
 
 def _bytes_entry(text: str) -> ak.Array:

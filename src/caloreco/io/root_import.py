@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 
 import awkward as ak
 import numpy as np
 
 from caloreco.errors import InputError
-from caloreco.events import PRIMARY_FIELDS, TRUTH_FIELDS, RawEvents
+from caloreco.events import (
+    PRIMARY_FIELDS,
+    TRUTH_FIELDS,
+    RawEvents,
+    event_index,
+    offsets_from_counts,
+)
 from caloreco.geometry import Geometry, geometry_from_directions
 from caloreco.io.chunks import chunk_slice
 from caloreco.io.raw import check_energies, flat_jagged
@@ -43,8 +50,16 @@ def import_root(
     (then ``geom``, the detector preset, gives the cell table) or ``cell_theta`` + ``cell_phi``
     (crystal centres in rad, cells then come from the unique directions); optional ``cell_time``,
     ``event``, the ``primary_*`` branches and the truth triplet ``truth_cell``, ``truth_primary``,
-    ``truth_energy``. Entries of the tree are events; chunk ``chunk`` of ``n_chunks`` takes a
-    contiguous range of entries across all files.
+    ``truth_energy``. Entries of the tree (a TTree or an RNTuple) are events; chunk ``chunk`` of
+    ``n_chunks`` takes a contiguous range of entries across all files.
+
+    Event numbers come from the ``event`` branch when it is mapped, and must then be unique over
+    all files (checked over the whole dataset, not only this chunk); otherwise entries are
+    numbered 0, 1, ... in file order. Without ``primary_*`` branches but with truth, each event
+    has ``max(truth_primary) + 1`` primaries of unknown energy, direction and position (NaN).
+
+    Raises:
+        InputError: naming the file, tree or branch and what was expected.
     """
 
     if "cell_energy" not in branches:
@@ -58,7 +73,10 @@ def import_root(
     counts = []
     for p in paths:
         with open_root(p) as f:
-            counts.append(get_tree(f, p, tree_name).num_entries)
+            with _reading(p):
+                counts.append(get_tree(f, p, tree_name).num_entries)
+    if "event" in branches:
+        _check_unique_events(paths, tree_name, branches["event"])
     total = int(sum(counts))
     if total == 0:
         raise InputError(f"{list(map(str, paths))}: tree {tree_name!r} has no entries")
@@ -72,9 +90,11 @@ def import_root(
         with open_root(p) as f:
             t = get_tree(f, p, tree_name)
             for ours, theirs in branches.items():
-                arr = _branch_array(t, p, ours, theirs).array(
-                    entry_start=int(lo - s0), entry_stop=int(hi - s0), library="ak"
-                )
+                branch = _branch_array(t, p, ours, theirs)
+                with _reading(p, f"branch {theirs!r}"):
+                    arr = branch.array(
+                        entry_start=int(lo - s0), entry_stop=int(hi - s0), library="ak"
+                    )
                 parts.setdefault(ours, []).append(arr)
     cols = {k: ak.concatenate(v) for k, v in parts.items()}
     n_ev = sl.stop - sl.start
@@ -124,11 +144,6 @@ def import_root(
                 raise InputError(f"{where}: primary branches have different lengths")
             poff = off
             prim[f] = v
-    if poff is None:
-        poff = np.zeros(n_ev + 1, dtype=np.int64)
-    n_p = int(poff[-1])
-    for f in PRIMARY_FIELDS:
-        prim.setdefault(f, np.full(n_p, np.nan))
     truth = {}
     if all(f in cols for f in TRUTH_FIELDS):
         toff = None
@@ -141,6 +156,13 @@ def import_root(
         truth["truth_offsets"] = toff
     elif any(f in cols for f in TRUTH_FIELDS):
         raise InputError(f"{where}: map all of {list(TRUTH_FIELDS)} or none of them")
+    if poff is None:
+        poff = _primaries_from_truth(truth, n_ev)
+    elif truth:
+        _check_truth_primaries(truth, poff, branches, where)
+    n_p = int(poff[-1])
+    for f in PRIMARY_FIELDS:
+        prim.setdefault(f, np.full(n_p, np.nan))
     event = (
         ak.to_numpy(cols["event"]).astype(np.int64)
         if "event" in cols
@@ -160,3 +182,70 @@ def import_root(
     except ValueError as exc:
         raise InputError(f"{where}: {exc}") from exc
     return events, out_geom
+
+
+@contextmanager
+def _reading(path, what: str = "tree") -> Iterator[None]:
+    """Any failure of a truncated or corrupt file inside the block as an InputError naming it."""
+    try:
+        yield
+    except InputError:
+        raise
+    except Exception as exc:  # uproot raises many types (OSError, ValueError, ...) for bad files
+        msg = str(exc).splitlines()[0] if str(exc) else ""
+        raise InputError(
+            f"{path}: cannot read {what} (truncated or corrupt file? {type(exc).__name__}: {msg})"
+        ) from exc
+
+
+def _check_unique_events(paths: Sequence[str | os.PathLike], tree_name: str, branch: str) -> None:
+    """InputError naming the file(s) and the number if an event number repeats in the dataset."""
+    numbers, owner = [], []
+    for i, p in enumerate(paths):
+        with open_root(p) as f:
+            t = get_tree(f, p, tree_name)
+            with _reading(p, f"branch {branch!r}"):
+                ev = np.asarray(_branch_array(t, p, "event", branch).array(library="np"))
+        if ev.ndim != 1:
+            raise InputError(f"{p}: branch {branch!r} (event) must hold one number per entry")
+        numbers.append(ev.astype(np.int64))
+        owner.append(np.full(ev.size, i))
+    ev, own = np.concatenate(numbers), np.concatenate(owner)
+    order = np.argsort(ev, kind="stable")
+    dup = np.flatnonzero(ev[order][1:] == ev[order][:-1])
+    if dup.size:
+        a, b = order[dup[0]], order[dup[0] + 1]
+        where = str(paths[own[a]]) if own[a] == own[b] else f"{paths[own[a]]} and {paths[own[b]]}"
+        raise InputError(
+            f"{where}: event number {int(ev[a])} (branch {branch!r}) appears more than once "
+            f"({dup.size} repeated numbers in all); event numbers must be unique within a "
+            "dataset: map another branch to 'event', or leave 'event' unmapped to number the "
+            "entries 0, 1, ... in file order"
+        )
+
+
+def _primaries_from_truth(truth: Mapping[str, np.ndarray], n_events: int) -> np.ndarray:
+    """Primary offsets when no primary branch is mapped: max(truth_primary) + 1 per event."""
+    counts = np.zeros(n_events, dtype=np.int64)
+    if truth:
+        ev = event_index(truth["truth_offsets"])
+        np.maximum.at(counts, ev, truth["truth_primary"].astype(np.int64) + 1)
+    return offsets_from_counts(counts)
+
+
+def _check_truth_primaries(
+    truth: Mapping[str, np.ndarray], poff: np.ndarray, branches: Mapping[str, str], where: str
+) -> None:
+    ev = event_index(truth["truth_offsets"])
+    n_prim = np.diff(poff)[ev]
+    tp = truth["truth_primary"].astype(np.int64)
+    bad = np.flatnonzero((tp < 0) | (tp >= n_prim))
+    if bad.size:
+        i = bad[0]
+        first = next(b for f, b in branches.items() if f in PRIMARY_FIELDS)
+        raise InputError(
+            f"{where}: branch {branches['truth_primary']!r} (truth_primary) holds {int(tp[i])} "
+            f"in entry {int(ev[i])}, which has {int(n_prim[i])} primaries in branch {first!r}: "
+            "truth_primary must index the entry's primaries from 0 (or map no primary_* "
+            "branch, and the primaries are counted from truth_primary)"
+        )

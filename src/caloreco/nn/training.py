@@ -37,6 +37,7 @@ __all__ = [
     "Standardizer",
     "select_device",
     "set_determinism",
+    "TORCH_THREADS",
     "train",
     "predict",
     "save_checkpoint",
@@ -120,15 +121,24 @@ def select_device(prefer: str = "auto") -> torch.device:
     raise ValueError(f"device: expected 'auto', 'cpu' or 'cuda[:N]', got {prefer!r}")
 
 
-def set_determinism(seed: int) -> np.random.Generator:
-    """Seed torch (CPU and CUDA) and Python's ``random``, turn on deterministic algorithms.
+#: intra-op threads of every training and inference: torch splits reductions by thread, so the
+#: last digits of a trained network depend on it; fixed here, they do not depend on the machine's
+#: cores or on Snakemake's --cores (the networks are small: more threads would not help)
+TORCH_THREADS = 2
+
+
+def set_determinism(seed: int, threads: int = TORCH_THREADS) -> np.random.Generator:
+    """Seed torch (CPU and CUDA) and Python's ``random``, turn on deterministic algorithms and
+    fix the number of CPU threads.
 
     Returns a numpy ``Generator`` seeded with ``seed`` to pass to code that needs one (numpy's
     global state is not touched). On CUDA, deterministic cuBLAS also needs the environment
     variable ``CUBLAS_WORKSPACE_CONFIG=:4096:8``, set here if absent (it must be set before the
-    first cuBLAS call to take effect).
+    first cuBLAS call to take effect). The CPU kernels themselves are fixed when
+    :mod:`caloreco.nn` is imported (before torch): see its docstring.
     """
     seed = int(seed)
+    torch.set_num_threads(int(threads))
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
@@ -399,6 +409,7 @@ def predict(
     """
     if activation not in (None, "sigmoid"):
         raise ValueError(f"activation: expected None or 'sigmoid', got {activation!r}")
+    torch.set_num_threads(TORCH_THREADS)  # the numbers must not depend on the machine
     X = _as_2d(X, "X")
     device = torch.device(device)
     model.to(device).eval()

@@ -28,7 +28,15 @@ __all__ = [
 ]
 
 #: the order clustering methods appear in figures
-METHOD_ORDER = ("connected", "cone", "cone+nn", "agglomerative", "agglomerative+nn")
+METHOD_ORDER = (
+    "connected",
+    "cone",
+    "cone+nn",
+    "agglomerative",
+    "agglomerative+nn",
+    "pointnet",
+    "slots",
+)
 
 #: Published event categories and WR (percent) of the CALIFA clustering study, keyed by our
 #: method names ("edge" is their edge model on all hit pairs, which has no counterpart here).

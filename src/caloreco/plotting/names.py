@@ -34,6 +34,13 @@ LABELS: dict[str, str] = {
     "agglomerative": "agglomerative",
     "cone+nn": "R3B cone + NN merge",
     "agglomerative+nn": "agglomerative + NN merge",
+    # imaging (camera_tpc): the pedestal-trained autoencoder and the classical chain
+    "autoencoder": "conv. autoencoder (pedestal frames)",
+    "cygno": "CYGNO reco (DBSCAN)",
+    # CALIFA hit-level attribution (clustering methods and the hit-level baseline)
+    "pointnet": "point-cloud NN + peeling",
+    "slots": "slot attention",
+    "majority": "majority per focal hit",
 }
 
 _PETROFF = ["#5790fc", "#f89c20", "#e42536", "#964a8b", "#9c9ca1", "#7a21dd"]
@@ -53,6 +60,11 @@ COLORS: dict[str, str] = {
     "agglomerative": "#f89c20",
     "cone+nn": "#964a8b",
     "agglomerative+nn": "#e42536",
+    "autoencoder": "#e42536",
+    "cygno": "#964a8b",
+    "pointnet": "#7a21dd",
+    "slots": "#9c9ca1",
+    "majority": "#f89c20",
 }
 
 #: the estimator a trained model file stands for (loss curves)
@@ -61,6 +73,9 @@ MODEL_ESTIMATOR: dict[str, str] = {
     "regressor_abspos": "nn_abspos",
     "pair_classifier": "nn",
     "pair_tiny": "nn_tiny",
+    "autoencoder": "autoencoder",
+    "attribution": "pointnet",
+    "slots": "slots",
 }
 
 #: short descriptions of the default datasets (others are shown by their key)

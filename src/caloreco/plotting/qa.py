@@ -73,7 +73,12 @@ def plot_simulation_qa(
         ax_r.set_ylabel("primaries / bin")
         ax_r.set_yscale("log")
     busy = busiest_order(events, n_display_candidates(n_displays))
+    busy = busy[np.diff(events.hit_offsets)[busy] > 0]  # an event without hits shows nothing
     picks = np.sort(busy[:: max(len(busy) // n_displays, 1)][:n_displays])
+    if picks.size == 0:
+        ax = fig.add_subplot(gs[1, :])
+        ax.text(0.5, 0.5, "no event has a hit above threshold", ha="center", va="center")
+        ax.set_axis_off()
     for k, i in enumerate(picks):
         ax = fig.add_subplot(gs[1, k])
         lo, hi_ = events.hit_offsets[i], events.hit_offsets[i + 1]

@@ -27,8 +27,9 @@ class FigureKind:
             :mod:`caloreco.provenance` finds the module a figure is drawn with).
         inputs: keyword arguments of the function that are input paths (a path or a list).
         optional: inputs that may be left out.
-        detector: ``"ecal"``, ``"califa"`` or ``"any"``.
-        needs: the dataset analyses it needs (``"regression"``, ``"pairs"``), if any.
+        detector: ``"ecal"``, ``"califa"``, ``"camera_tpc"`` or ``"any"``.
+        needs: the dataset analyses it needs (``"regression"``, ``"pairs"``,
+            ``"attribution"``, ``"anomaly"``), if any.
     """
 
     function: str
@@ -80,6 +81,50 @@ FIGURES: dict[str, FigureKind] = {
         ("reference",),
         "ecal",
         ("regression",),
+    ),
+    "image_display": FigureKind(
+        "caloreco.plotting.imaging:image_display", ("examples",), (), "camera_tpc", ("anomaly",)
+    ),
+    "intensity_area": FigureKind(
+        "caloreco.plotting.imaging:intensity_area", ("metrics",), (), "camera_tpc", ("anomaly",)
+    ),
+    "anomaly_roc": FigureKind(
+        "caloreco.plotting.imaging:roc",
+        ("roc_scores", "metrics"),
+        (),
+        "camera_tpc",
+        ("anomaly",),
+    ),
+    "er_nr": FigureKind(
+        "caloreco.plotting.imaging:er_nr_performance",
+        ("metrics",),
+        (),
+        "camera_tpc",
+        ("anomaly",),
+    ),
+    "attribution_baselines": FigureKind(
+        "caloreco.plotting.attribution:baselines", ("metrics",), (), "califa", ("attribution",)
+    ),
+    "attribution_tp_wr": FigureKind(
+        "caloreco.plotting.attribution:reconstruction_vs",
+        ("metrics",),
+        (),
+        "califa",
+        ("attribution",),
+    ),
+    "attribution_display": FigureKind(
+        "caloreco.plotting.attribution:event_display_files",
+        ("raw", "cells"),
+        (),
+        "califa",
+        ("attribution",),
+    ),
+    "segmenter_curves": FigureKind(
+        "caloreco.plotting.attribution:training_curves_files",
+        ("histories",),
+        ("metrics",),
+        "califa",
+        ("attribution",),
     ),
 }
 

@@ -129,6 +129,8 @@ def evaluate_estimators(
         ValueError: fewer than 20 usable test windows.
     """
     pitch = float(data["pitch_mm"])
+    if len(data["windows"]) == 0:
+        raise ValueError("evaluation: the dataset has no windows (no connected cluster)")
     usable = data["train_mask"] & np.all(np.isfinite(data["targets"]), axis=1)
     tr = usable & (data["split"] == "train")
     te = usable & (data["split"] == "test")

@@ -47,6 +47,12 @@ def fit_regressor(
     """
     log = log or _log.info
     s = regression_settings(settings)
+    n = len(data["windows"])
+    if n == 0:
+        raise ValueError(
+            "regressor: the dataset has no windows (no connected cluster in any event); check "
+            "the raw events (simulation.json) and clustering.connected.seed_threshold_mev"
+        )
     cog_ref = bool(s["cog_reference"])
     X, names = network_inputs(data, s["inputs"], absolute_position, cog_ref)
     y = training_targets(data, s["inputs"], cog_ref)

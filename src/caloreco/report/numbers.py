@@ -31,6 +31,7 @@ __all__ = [
     "Number",
     "macro_name",
     "headline_numbers",
+    "anomaly_numbers",
     "write_numbers_tex",
     "parse_numbers_tex",
 ]
@@ -105,12 +106,40 @@ def _fit_number(fit: Mapping[str, Any] | None, scale: float, unit: str, what: st
     return Number(float(fit["sigma"]) * scale, err, err, unit, what)
 
 
+def _attribution_numbers(ds: str, att: Mapping[str, Any]) -> dict[str, Number]:
+    """Hit-level numbers of attribution.json: the network's F1 and accuracy (95 % bootstrap
+    interval) and their baselines, smart_random's expected F1 and the majority accuracy (exact
+    for these hits: no uncertainty)."""
+    hl = att.get("hit_level") or {}
+    if not hl:
+        return {}
+    where = f"{ds}: hit-level attribution, focal = seed hit of each true gamma, test events"
+    net = hl["network"]["raw"]
+    out = {}
+    for key, name in (("f1", "HitFOne"), ("accuracy", "HitAccuracy")):
+        v = float(net[key])
+        lo, hi = net.get(f"{key}_ci", [v, v])
+        out[macro_name(ds, "pointnet", name)] = Number(
+            v, v - float(lo), float(hi) - v, "", f"{where}: {key} of the network (95 % CI)"
+        )
+    p = float(hl["smart_random"]["p"])
+    out[macro_name(ds, "smart_random", "HitFOne")] = Number(
+        p, 0.0, 0.0, "", f"{where}: F1 of smart_random (expected, = positive fraction)"
+    )
+    acc = float(hl["majority"]["raw"]["accuracy"])
+    out[macro_name(ds, "majority", "HitAccuracy")] = Number(
+        acc, 0.0, 0.0, "", f"{where}: accuracy of the per-focal-hit majority class"
+    )
+    return out
+
+
 def headline_numbers(metrics: Mapping[str, Mapping[str, Any]]) -> dict[str, Number]:
     """The quoted numbers of every dataset, by macro name.
 
     Args:
         metrics: ``{dataset: {"resolution": resolution.json, "pairs": pairs.json,
-            "clustering": clustering.json}}`` (loaded JSON; any of the three may be absent).
+            "clustering": clustering.json, "attribution": attribution.json, "anomaly":
+            anomaly.json}}`` (loaded JSON; any may be absent).
 
     Returns:
         ``{macro_name: Number}``:
@@ -118,7 +147,11 @@ def headline_numbers(metrics: Mapping[str, Mapping[str, Any]]) -> dict[str, Numb
         * resolution: ``<Ds><Est>SigmaX``, ``SigmaY`` (mm), ``SigmaE`` (sigma_E/E, %; not for a
           network on a ``mono_energetic`` sample), and where fitted ``<Ds><Est>StochasticTerm`` (a, % sqrt(GeV)), ``ConstantTerm`` (b, %);
         * pairs: ``<Ds><Clf>FOne`` (F1 with its 95 % bootstrap interval);
-        * clustering: ``<Ds><Method>TP`` and ``<Ds><Method>WR`` (%).
+        * clustering: ``<Ds><Method>TP`` and ``<Ds><Method>WR`` (%);
+        * attribution: ``<Ds>PointnetHitFOne`` and ``<Ds>PointnetHitAccuracy`` (with the 95 %
+          interval), ``<Ds>SmartRandomHitFOne``, ``<Ds>MajorityHitAccuracy`` (baselines);
+        * anomaly (camera images, :func:`anomaly_numbers`): intensity kept at the CYGNO area,
+          ROC AUC at 1 keV, ER / NR accuracy.
     """
     out: dict[str, Number] = {}
     for ds, files in metrics.items():
@@ -157,6 +190,7 @@ def headline_numbers(metrics: Mapping[str, Mapping[str, Any]]) -> dict[str, Numb
             out[macro_name(ds, clf, "FOne")] = Number(
                 f1, f1 - float(lo), float(hi) - f1, "", f"{ds}: F1 on test pairs (95 % CI), {clf}"
             )
+        out.update(_attribution_numbers(ds, files.get("attribution") or {}))
         clus = files.get("clustering") or {}
         for method, m in (clus.get("methods") or {}).items():
             for key in ("TP", "WR"):
@@ -169,6 +203,70 @@ def headline_numbers(metrics: Mapping[str, Mapping[str, Any]]) -> dict[str, Numb
                         "%",
                         f"{ds}: {key} of {method} ({clus.get('events_subset', 'all')} events)",
                     )
+        out |= anomaly_numbers(ds, files.get("anomaly") or {})
+    return out
+
+
+def _finite(*values: Any) -> bool:
+    return all(isinstance(v, int | float) and math.isfinite(v) for v in values)
+
+
+def anomaly_numbers(ds: str, anomaly: Mapping[str, Any]) -> dict[str, Number]:
+    """The headline numbers of an imaging dataset's anomaly.json, by macro name:
+
+    * ``<Ds><Sel>KeptAtCygnoArea`` (%): signal intensity kept at CYGNO's 97.8 % area discarded,
+      per selection curve (``nsigma``, ``window``, ``ae_local``, ``ae_pixel``), bootstrap error;
+    * ``<Ds>AeRoiKept``, ``<Ds>AeRoiDiscarded`` (%): the regions-of-interest working point;
+    * ``<Ds><Method>AUCOneKeV``: ROC AUC of 1 keV frames against empty ones (Hanley-McNeil error);
+    * ``<Ds><Clf>ErNrAccuracy`` (%) over all energies and ``<Ds><Clf>ErNrAccuracy<E>keV`` at
+      each energy line, for ``cnn``, ``gbdt`` and ``shape_cut`` (binomial errors).
+    """
+    out: dict[str, Number] = {}
+    sel = (anomaly.get("selection") or {}).get("methods") or {}
+    ref = (anomaly.get("selection") or {}).get("reference") or {}
+    area = f"{ref.get('area_discarded', 0.978):g}"
+    for m, v in sel.items():
+        kept = (v.get("kept_at_area") or {}).get(area)
+        if kept and _finite(kept.get("value"), kept.get("err")):
+            out[macro_name(ds, m, "KeptAtCygnoArea")] = Number(
+                100 * kept["value"],
+                100 * kept["err"],
+                100 * kept["err"],
+                "%",
+                f"{ds}: signal intensity kept at {100 * float(area):g} % area discarded, {m}",
+            )
+    roi = (sel.get("ae_roi") or {}).get("point") or {}
+    for key, name in (("intensity_kept", "Kept"), ("area_discarded", "Discarded")):
+        if _finite(roi.get(key), roi.get(f"{key}_err")):
+            err = 100 * roi[f"{key}_err"]
+            out[macro_name(ds, "ae_roi", name)] = Number(
+                100 * roi[key], err, err, "%", f"{ds}: {key} of the autoencoder's ROIs"
+            )
+    for m, per in ((anomaly.get("roc") or {}).get("methods") or {}).items():
+        auc = per.get("1")
+        if auc and _finite(auc.get("auc"), auc.get("auc_err")):
+            out[macro_name(ds, m, "AUC", "1keV")] = Number(
+                auc["auc"], auc["auc_err"], auc["auc_err"], "", f"{ds}: ROC AUC at 1 keV, {m}"
+            )
+    er_nr = anomaly.get("er_nr") or {}
+    for clf, acc in (er_nr.get("overall") or {}).items():
+        if _finite(acc.get("accuracy"), acc.get("accuracy_err")):
+            err = 100 * acc["accuracy_err"]
+            out[macro_name(ds, clf, "ErNrAccuracy")] = Number(
+                100 * acc["accuracy"], err, err, "%", f"{ds}: ER/NR accuracy, all energies, {clf}"
+            )
+    for energy, per in (er_nr.get("per_energy") or {}).items():
+        for clf in ("cnn", "gbdt", "shape_cut"):
+            acc = per.get(clf) or {}
+            if _finite(acc.get("accuracy"), acc.get("accuracy_err")):
+                err = 100 * acc["accuracy_err"]
+                out[macro_name(ds, clf, "ErNrAccuracy", f"{energy}keV")] = Number(
+                    100 * acc["accuracy"],
+                    err,
+                    err,
+                    "%",
+                    f"{ds}: ER/NR accuracy at {energy} keV, {clf}",
+                )
     return out
 
 

@@ -2,8 +2,10 @@
 
 
 def scored_methods(dataset):
-    """Every clustering scored in clustering.json: the methods and their merged variants."""
-    return methods(dataset) + [f"{m}+nn" for m in merge_methods(dataset)]
+    """Every clustering scored in clustering.json: the methods, their merged variants and the
+    attribution networks."""
+    merged = [f"{m}+nn" for m in merge_methods(dataset)]
+    return methods(dataset) + merged + attribution_methods(dataset)
 
 
 def scored_tables(wildcards, table):

@@ -3,6 +3,7 @@
 from functools import partial
 
 from caloreco.plotting.registry import FIGURES, figure_module
+from caloreco.config import dataset_provides
 from caloreco.provenance import notebook_imports
 
 STYLES = ["thesis", "talk"]
@@ -13,14 +14,18 @@ REPORT_DIR = Path(workflow.basedir) / "workflow/report"
 def metrics_targets(dataset):
     """The metrics files of one dataset: what its analysis produces."""
     d = dataset
+    if is_imaging(d):
+        return imaging_metrics_targets(d)
     targets = [f"results/{d}/metrics/simulation.json"]
-    if methods(d):
+    if methods(d) and provides(d, "truth"):  # real data: nothing to score against
         targets.append(f"results/{d}/metrics/clustering.json")
     if "regression" in analyses(d):
         targets.append(f"results/{d}/metrics/resolution.json")
     if "pairs" in analyses(d):
         targets.append(f"results/{d}/metrics/pairs.json")
         targets.append(f"results/{d}/metrics/pairs_seeds.json")
+    if "attribution" in analyses(d):
+        targets.append(f"results/{d}/metrics/attribution.json")
     return targets
 
 
@@ -34,14 +39,9 @@ def style_file(wildcards):
     return str(Path(workflow.basedir) / f"workflow/styles/{wildcards.style}.mplstyle")
 
 
-def has_truth(dataset):
-    """Whether the dataset's raw events carry per-cell truth (simulation, CSV, or all three
-    truth branches of a ROOT import)."""
-    ds = dataset_cfg(dataset)
-    if ds["source"] == "simulate" or "csv" in ds:
-        return True
-    branches = ds.get("root", {}).get("branches", {})
-    return all(b in branches for b in ("truth_cell", "truth_primary", "truth_energy"))
+def provides(dataset, what):
+    """Whether the dataset's raw events carry ``what`` (truth, primary_energy, ...)."""
+    return dataset_provides(dataset_cfg(dataset))[what]
 
 
 def model_names(dataset):
@@ -51,11 +51,13 @@ def model_names(dataset):
         names += [REGRESSOR_MODEL[n] for n in regressor_names(dataset)]
     if "pairs" in analyses(dataset):
         names += ["pair_classifier", "pair_tiny"]
-    return names
+    return names + attribution_models(dataset)
 
 
 def figure_kinds(dataset):
     """The figures drawn for a dataset, by what it has (detector, truth, analyses)."""
+    if is_imaging(dataset):
+        return imaging_figure_kinds(dataset)
     ds = dataset_cfg(dataset)
     kinds = []
     if methods(dataset):
@@ -64,8 +66,13 @@ def figure_kinds(dataset):
         kinds.append("loss_curves")
     if "pairs" in analyses(dataset):
         kinds += ["pair_scores", "roc", "f1"]
-    if preset(dataset) == "califa" and methods(dataset) and has_truth(dataset):
-        kinds += ["event_categories", "efficiency", "energy_spectra"]
+    if preset(dataset) == "califa" and methods(dataset) and provides(dataset, "truth"):
+        kinds.append("event_categories")
+        # WR against the angle between gammas
+        if provides(dataset, "primary_direction"):
+            kinds.append("efficiency")
+        if provides(dataset, "primary_energy"):
+            kinds.append("energy_spectra")
     if "regression" in analyses(dataset):
         kinds += ["windows", "residuals"]
         energy = ds.get("simulation", {}).get("energy", {})
@@ -73,7 +80,7 @@ def figure_kinds(dataset):
             kinds.append("resolution")
         if ds.get("regression", {}).get("compare_absolute_position"):
             kinds.append("abspos")
-    return kinds
+    return kinds + attribution_figure_kinds(dataset)
 
 
 def display_methods(dataset):
@@ -108,7 +115,11 @@ def figure_inputs(wildcards, kind):
         raise ValueError(
             f"figure {d}-{kind}: not drawn for this dataset; its figures are {figure_kinds(d)}"
         )
+    if is_imaging(d):
+        return imaging_figure_inputs(wildcards, kind)
     res = f"results/{d}"
+    if kind in ATTRIBUTION_FIGURES:
+        return attribution_figure_inputs(wildcards, kind)
     if kind == "event_display":
         shown = display_methods(d)
         return {
@@ -159,11 +170,13 @@ def figure_params(wildcards, kind):
     """Keyword arguments of the figure function besides its inputs."""
     d = wildcards.dataset
     params = {"dataset": d}
+    if is_imaging(d):
+        params |= imaging_figure_params(d, kind)
     if kind in ("efficiency", "energy_spectra"):
         params["methods"] = scored_methods(d)
     if kind == "abspos" and abspos_reference(d):
         params["reference_dataset"] = abspos_reference(d)
-    return params
+    return params | attribution_figure_params(wildcards, kind)
 
 
 def figure_names():
@@ -184,7 +197,7 @@ def numbers_inputs(wildcards):
         f
         for d in DATASETS
         for f in metrics_targets(d)
-        if Path(f).stem in ("resolution", "pairs", "clustering")
+        if Path(f).stem in ("resolution", "pairs", "clustering", "attribution", "anomaly")
     ]
 
 
@@ -201,6 +214,7 @@ def all_targets():
         targets += expand("results/{d}/raw/chunk-{c}.root", d=d, c=chunks(d))
         targets.append(f"results/{d}/qa/simulation.png")
         targets += metrics_targets(d)
+        targets += imaging_targets(d)
     notebooks = expand(
         "results/notebooks/{dataset}/{notebook}.{ext}",
         dataset=DATASETS,

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from caloreco.classification import classification_metrics
 from caloreco.clustering.matching import labels_from_cells
@@ -24,6 +25,8 @@ from caloreco.report.numbers import parse_numbers_tex
 from caloreco.split import assign_split
 from caloreco.stages import (
     cluster,
+    cluster_attribution,
+    evaluate_attribution,
     evaluate_pairs,
     evaluate_regression,
     figure,
@@ -34,8 +37,10 @@ from caloreco.stages import (
     pair_seed_study,
     pairs,
     simulate,
+    train_attribution,
     train_pair_classifier,
     train_regressor,
+    train_segmenter,
     windows,
 )
 
@@ -419,3 +424,177 @@ def test_notebook_stage_runs_the_notebook_for_the_dataset(tmp_path, monkeypatch)
     text = out.read_text()
     assert "F1 of califa_t 0.812" in text  # the notebook read this dataset's metrics
     assert "F1 of califa_t 0.812" in html.read_text()
+
+
+# ------------------------------------------------------------------ attribution (issue 15)
+
+ATTRIBUTION = {
+    "model": {"variant": "attention", "hidden": 16, "n_blocks": 1, "heads": 2},
+    "training": {"max_epochs": 2, "batch_size": 128, "lr": 3e-3},
+    "peeling": {"thresholds": [0.4, 0.5]},
+}
+SEGMENTER = {
+    "model": {"hidden": 16, "n_blocks": 1, "heads": 2, "n_slots": 4, "iters": 2},
+    "training": {"max_epochs": 2, "batch_size": 64},
+}
+SPLIT_BLOCK = {"fractions": list(SPLIT), "seed": 21}
+
+
+@pytest.fixture(scope="module")
+def attribution(califa) -> Path:
+    """The focal network and the segmenter trained by their stages on the califa chunks, and
+    both networks' clusterings of every chunk (clusters/{method}/ as the rules write them)."""
+    raws = sorted((califa / "raw").glob("chunk-*.root"))
+    train_attribution.run(
+        raws,
+        califa / "models/attribution.pt",
+        califa / "models/attribution.history.csv",
+        ATTRIBUTION,
+        SPLIT_BLOCK,
+        "hash789",
+    )
+    train_segmenter.run(
+        raws,
+        califa / "models/slots.pt",
+        califa / "models/slots.history.csv",
+        SEGMENTER,
+        SPLIT_BLOCK,
+        "hash789",
+    )
+    for net, model in (("pointnet", "attribution"), ("slots", "slots")):
+        for c, raw in enumerate(raws):
+            cluster_attribution.run(
+                raw,
+                califa / f"models/{model}.pt",
+                net,
+                califa / f"attr/{net}/chunk-{c:03d}.parquet",
+                califa / f"attr/{net}/cells-{c:03d}.parquet",
+            )
+    return califa
+
+
+def test_train_attribution_stage_is_the_domain_training_on_the_split(attribution):
+    from caloreco.attribution.training import FocalAttribution, train_attribution
+    from caloreco.io.raw import geometry_from_file
+    from caloreco.io.splits import read_split_events
+
+    raws = sorted((attribution / "raw").glob("chunk-*.root"))
+    net = FocalAttribution.load(attribution / "models/attribution.pt")
+    assert net.threshold in (0.4, 0.5)
+    ck = torch.load(attribution / "models/attribution.pt", weights_only=True)
+    assert ck["config_hash"] == "hash789"
+    # the stage trains on the train events and picks the threshold on val: the same network as
+    # the domain function on read_split_events' parts (seeded, so bit for bit)
+    parts = read_split_events(raws, SPLIT_BLOCK, ("train", "val", "test"))
+    geom = geometry_from_file(raws[0])
+    ref = train_attribution(parts["train"], parts["val"], geom, ATTRIBUTION, log=lambda _: None)
+    assert net.threshold == ref.threshold
+    test = parts["test"]
+    np.testing.assert_array_equal(net.cluster(test, geom), ref.cluster(test, geom))
+    h = pd.read_csv(attribution / "models/attribution.history.csv")
+    timing = [c for c in h.columns if "second" in c]
+    pd.testing.assert_frame_equal(
+        h.drop(columns=timing),
+        ref.history.reset_index(drop=True).drop(columns=timing),
+        check_dtype=False,
+    )
+    assert len(h) == 2
+
+
+def test_train_segmenter_stage_keeps_the_best_validation_epoch(attribution):
+    from caloreco.attribution.segmenter import SlotClustering, train_segmenter
+    from caloreco.io.raw import geometry_from_file
+    from caloreco.io.splits import read_split_events
+
+    h = pd.read_csv(attribution / "models/slots.history.csv")
+    assert len(h) == 2 and h["best"].sum() == 1
+    # the kept epoch is the one of the lowest validation loss
+    assert h.loc[h["best"], "val_loss"].iloc[0] == h["val_loss"].min()
+    assert torch.load(attribution / "models/slots.pt", weights_only=True)["config_hash"] == (
+        "hash789"
+    )
+    raws = sorted((attribution / "raw").glob("chunk-*.root"))
+    parts = read_split_events(raws, SPLIT_BLOCK, ("train", "val", "test"))
+    geom = geometry_from_file(raws[0])
+    ref = train_segmenter(parts["train"], parts["val"], geom, SEGMENTER, log=lambda _: None)
+    seg = SlotClustering.load(attribution / "models/slots.pt")
+    np.testing.assert_array_equal(
+        seg.cluster(parts["test"], geom), ref.cluster(parts["test"], geom)
+    )
+
+
+def test_cluster_attribution_tables_hold_the_networks_labels(attribution):
+    from caloreco.attribution.segmenter import SlotClustering
+    from caloreco.attribution.training import FocalAttribution
+    from caloreco.clustering.table import cluster_table_from_events
+    from caloreco.io.raw import geometry_from_file
+
+    raw = attribution / "raw/chunk-001.root"
+    events, geom = read_raw(raw), geometry_from_file(raw)
+    for net, cls, model in (
+        ("pointnet", FocalAttribution, "attribution"),
+        ("slots", SlotClustering, "slots"),
+    ):
+        lab = cls.load(attribution / f"models/{model}.pt").cluster(events, geom)
+        cells = pd.read_parquet(attribution / f"attr/{net}/cells-001.parquet")
+        got = labels_from_cells(events, cells)
+        # the same partition of every event's hits (cluster ids may be renumbered)
+        ev = np.repeat(np.arange(events.n_events), np.diff(events.hit_offsets))
+        pairs_got = set(zip(ev.tolist(), got.tolist(), strict=True))
+        pairs_lab = set(zip(ev.tolist(), lab.tolist(), strict=True))
+        assert len(pairs_got) == len(pairs_lab) == len(set(zip(got, lab, ev, strict=True)))
+        clusters = pd.read_parquet(attribution / f"attr/{net}/chunk-001.parquet")
+        ref = cluster_table_from_events(events, lab, geom)
+        assert len(clusters) == len(ref)
+        np.testing.assert_allclose(
+            np.sort(clusters["energy"].to_numpy()), np.sort(ref["energy"].to_numpy())
+        )
+        # every hit's energy is in exactly one cluster
+        assert clusters["energy"].sum() == pytest.approx(events.cell_energy.sum(), rel=1e-6)
+    with pytest.raises(ValueError, match="network"):
+        cluster_attribution.run(raw, attribution / "models/slots.pt", "cone", "a", "b")
+
+
+def test_evaluate_attribution_scores_each_method_on_the_test_events(attribution, tmp_path):
+    from caloreco.attribution.evaluation import attribution_metrics
+    from caloreco.attribution.training import FocalAttribution
+    from caloreco.io.raw import geometry_from_file
+    from caloreco.io.splits import read_split_events
+    from caloreco.seeds import chunk_rng
+
+    raws = sorted((attribution / "raw").glob("chunk-*.root"))
+    cells = sorted((attribution / "attr").glob("*/cells-*.parquet"))
+    out = tmp_path / "attribution.json"
+    got = evaluate_attribution.run(
+        raws,
+        attribution / "models/attribution.pt",
+        cells,
+        {"bootstrap": 20},
+        SPLIT_BLOCK,
+        21,
+        out,
+    )
+    assert json.loads(out.read_text()) == json.loads(json.dumps(got))
+    assert set(got["clustering"]) == {"pointnet", "slots"}
+    assert got["settings"]["bootstrap"] == 20
+    # the numbers are attribution_metrics' on the test events with the dataset's generator
+    test = read_split_events(raws, SPLIT_BLOCK, ("test",))["test"]
+    geom = geometry_from_file(raws[0])
+    net = FocalAttribution.load(attribution / "models/attribution.pt")
+    lab = {m: net.cluster(test, geom) for m in ("pointnet",)}
+    ref = attribution_metrics(
+        net,
+        test,
+        geom,
+        chunk_rng(21, 0, "evaluate"),
+        n_boot=20,
+        energy_edges=None,
+        other_labels={},
+        pointnet_labels=lab["pointnet"],
+    )
+    assert got["hit_level"]["network"] == json.loads(json.dumps(ref["hit_level"]["network"]))
+    assert got["clustering"]["pointnet"] == pytest.approx(ref["clustering"]["pointnet"])
+    with pytest.raises(ValueError, match="pointnet"):
+        evaluate_attribution.run(
+            raws, attribution / "models/attribution.pt", cells[-2:], {}, SPLIT_BLOCK, 21, out
+        )

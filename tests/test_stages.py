@@ -24,19 +24,26 @@ from caloreco.pairs.features import FEATURES_DEFAULT, FEATURES_PUBLISHED, make_p
 from caloreco.report.numbers import parse_numbers_tex
 from caloreco.split import assign_split
 from caloreco.stages import (
+    anomaly,
     cluster,
     cluster_attribution,
+    cluster_images,
     evaluate_attribution,
     evaluate_pairs,
     evaluate_regression,
+    export_cygno,
+    export_cygno_pedestal,
     figure,
     figure_index,
+    image_qa,
     import_data,
+    import_images,
     merge_clusters,
     numbers,
     pair_seed_study,
     pairs,
     simulate,
+    simulate_images,
     train_attribution,
     train_pair_classifier,
     train_regressor,
@@ -428,6 +435,14 @@ def test_notebook_stage_runs_the_notebook_for_the_dataset(tmp_path, monkeypatch)
 
 # ------------------------------------------------------------------ attribution (issue 15)
 
+
+def _jsonable(payload):
+    """``payload`` as write_json stores it (NaN as null, tuples as lists)."""
+    from caloreco.io.files import to_jsonable
+
+    return json.loads(json.dumps(to_jsonable(payload)))
+
+
 ATTRIBUTION = {
     "model": {"variant": "attention", "hidden": 16, "n_blocks": 1, "heads": 2},
     "training": {"max_epochs": 2, "batch_size": 128, "lr": 3e-3},
@@ -574,7 +589,7 @@ def test_evaluate_attribution_scores_each_method_on_the_test_events(attribution,
         21,
         out,
     )
-    assert json.loads(out.read_text()) == json.loads(json.dumps(got))
+    assert json.loads(out.read_text()) == _jsonable(got)
     assert set(got["clustering"]) == {"pointnet", "slots"}
     assert got["settings"]["bootstrap"] == 20
     # the numbers are attribution_metrics' on the test events with the dataset's generator
@@ -592,9 +607,212 @@ def test_evaluate_attribution_scores_each_method_on_the_test_events(attribution,
         other_labels={},
         pointnet_labels=lab["pointnet"],
     )
-    assert got["hit_level"]["network"] == json.loads(json.dumps(ref["hit_level"]["network"]))
+    assert got["hit_level"]["network"] == _jsonable(ref["hit_level"]["network"])
     assert got["clustering"]["pointnet"] == pytest.approx(ref["clustering"]["pointnet"])
     with pytest.raises(ValueError, match="pointnet"):
         evaluate_attribution.run(
             raws, attribution / "models/attribution.pt", cells[-2:], {}, SPLIT_BLOCK, 21, out
         )
+
+
+# ------------------------------------------------------------------ camera-TPC imaging (issue 13)
+
+IMAGING_DATASET = {
+    "detector": "lime",
+    "source": "simulate",
+    "seed": 31,
+    "chunks": 2,
+    "frames_per_chunk": 30,
+    "images": {
+        "height": 48,
+        "width": 48,
+        "pedestal_frames": 20,
+        "recoils": {
+            "energy": {"distribution": "lines", "values_kev": [1.0, 6.0], "balanced": True},
+            "empty_fraction": 0.3,
+            "margin_mm": 2.0,
+        },
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def lime() -> dict:
+    import yaml
+
+    return yaml.safe_load((REPO / "config/config.yaml").read_text())["detectors"]["lime"]
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory, lime) -> Path:
+    """Two chunks of 30 frames of a 48 x 48 camera, as the simulate_images rule writes them."""
+    root = tmp_path_factory.mktemp("images")
+    for c in range(2):
+        simulate_images.run(root / f"raw/chunk-{c:03d}.root", "lime_t", IMAGING_DATASET, lime, c)
+    return root
+
+
+def test_simulate_images_stage_is_simulate_chunk_of_the_dataset(images, lime, tmp_path):
+    from caloreco.imaging.chunks import simulate_chunk
+    from caloreco.imaging.rawio import read_image_run_info, read_images, read_pedestal
+    from caloreco.imaging.settings import camera_block
+
+    got = read_images(images / "raw/chunk-001.root")
+    # events of chunk 1 are 30..59; the run info names the dataset and the detector
+    np.testing.assert_array_equal(got.event, np.arange(30, 60))
+    info = read_image_run_info(images / "raw/chunk-001.root")
+    assert info["dataset"] == "lime_t" and info["detector_name"] == "lime"
+    ref_path = tmp_path / "ref.root"
+    img = IMAGING_DATASET["images"]
+    simulate_chunk(
+        ref_path,
+        camera_block(lime, IMAGING_DATASET),
+        img["recoils"],
+        31,
+        1,
+        30,
+        n_pedestal_frames=20,
+    )
+    ref = read_images(ref_path)
+    np.testing.assert_array_equal(got.image, ref.image)
+    np.testing.assert_array_equal(got.energy_kev, ref.energy_kev)
+    assert got.image.shape == (30, 48, 48)
+    # both chunks share the dataset's camera: the same pedestal maps
+    a, b = read_pedestal(images / "raw/chunk-000.root"), read_pedestal(ref_path)
+    np.testing.assert_array_equal(a.mean, b.mean)
+
+
+def test_image_qa_stage_summarises_every_chunk(images, tmp_path):
+    from caloreco.imaging.qa import combine_image_stats, image_chunk_stats, summarize_images
+    from caloreco.imaging.rawio import read_image_run_info, read_images, read_pedestal
+
+    raws = sorted((images / "raw").glob("chunk-*.root"))
+    out = tmp_path / "simulation.json"
+    png, pdf = str(tmp_path / "qa.png"), str(tmp_path / "qa.pdf")
+    got = image_qa.run(raws, "lime_t", out, png, pdf)
+    assert json.loads(out.read_text()) == _jsonable(got)
+    assert got["dataset"] == "lime_t" and got["frames"] == 60
+    infos = [read_image_run_info(p) for p in raws]
+    stats = combine_image_stats(
+        [
+            image_chunk_stats(read_images(p), read_pedestal(p), i["pixel_mm"])
+            for p, i in zip(raws, infos, strict=True)
+        ]
+    )
+    ref = summarize_images(
+        stats, infos, read_pedestal(raws[0]), read_pedestal(raws[0], true_maps=True)
+    )
+    ref["dataset"] = "lime_t"
+    assert got == _jsonable(ref)
+    assert Path(png).stat().st_size > 0 and Path(pdf).stat().st_size > 0
+    with pytest.raises(ValueError, match="no raw files"):
+        image_qa.run([], "lime_t", out, png, pdf)
+
+
+def test_cluster_images_stage_is_the_cygno_reconstruction(images, tmp_path):
+    from caloreco.imaging.rawio import read_images, read_pedestal
+    from caloreco.imaging.reco import reco_settings_from_config, reconstruct
+
+    raw = images / "raw/chunk-000.root"
+    got = cluster_images.run(raw, "cygno", {}, tmp_path / "clusters.parquet")
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "clusters.parquet"), got)
+    f = read_images(raw)
+    ref = reconstruct(
+        f.image,
+        read_pedestal(raw),
+        reco_settings_from_config({}),
+        0.152,
+        events=f.event,
+        truth_light=f.truth_light,
+        truth_recoil=f.truth_recoil,
+        recoil_offsets=f.recoil_offsets,
+        recoils=f.recoils,
+    ).clusters
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), ref.reset_index(drop=True))
+    # 1 and 6 keV spots (2000 counts/keV) are far above the noise: most recoils are found
+    assert len(got) >= 0.5 * int(f.recoil_offsets[-1])
+    assert set(got["event"]) <= set(f.event.tolist())
+    with pytest.raises(ValueError, match="cygno"):
+        cluster_images.run(raw, "dbscan", {}, tmp_path / "x.parquet")
+
+
+def test_export_cygno_and_import_images_round_trip(images, lime, tmp_path):
+    from caloreco.imaging.rawio import read_images, read_pedestal
+
+    raw = images / "raw/chunk-001.root"
+    s = export_cygno.run(raw, tmp_path / "run.root", {"hist_type": "TH2S", "pad_run": True})
+    assert s["frames"] == 30 and s["keys"][0] == "pic_run00001_ev30"
+    p = export_cygno_pedestal.run(
+        raw, tmp_path / "ped.root", tmp_path / "pedmap.root", {"pedestal_run": 5}
+    )
+    assert p["frames"] == 20 and p["run"] == 5 and p["keys"] == ["pic_run5_ev0", "pic_run5_ev19"]
+    ds = {
+        "detector": "lime",
+        "source": "cygno",
+        "seed": 1,
+        "chunks": 1,
+        "files": [str(tmp_path / "run.root")],
+        "cygno": {"pedestal": str(tmp_path / "ped.root")},
+    }
+    info = import_images.run(
+        [str(tmp_path / "run.root")], tmp_path / "back.root", "lime_data", ds, lime, 0
+    )
+    assert info["frames"] == 30 and info["pedestal_frames"] == 20
+    back, orig = read_images(tmp_path / "back.root"), read_images(raw)
+    np.testing.assert_array_equal(back.image, orig.image)
+    np.testing.assert_array_equal(back.event, orig.event)
+    assert not back.has_truth  # CYGNO files carry no truth
+    np.testing.assert_allclose(read_pedestal(tmp_path / "back.root").mean, read_pedestal(raw).mean)
+
+
+def test_anomaly_stage_writes_the_analysis_and_its_autoencoder(images, tmp_path):
+    from caloreco.imaging.settings import anomaly_block
+    from caloreco.nn.autoencoder import load_autoencoder
+
+    raws = sorted((images / "raw").glob("chunk-*.root"))
+    settings = anomaly_block(
+        {
+            "autoencoder": {
+                "channels": [4, 4, 4],
+                "latent": 2,
+                "patch": 16,
+                "patches_per_frame": 2,
+                "epochs": 2,
+            },
+            "crop_size": 16,
+            "classifier_epochs": 1,
+            "dec_steps": 5,
+            "n_boot": 10,
+        },
+        None,
+        31,
+    )
+    outputs = {
+        k: tmp_path / f"{k}.{ext}"
+        for k, ext in (
+            ("metrics", "json"),
+            ("regions", "parquet"),
+            ("roc_scores", "parquet"),
+            ("examples", "npz"),
+            ("model", "pt"),
+            ("history", "csv"),
+        )
+    }
+    m = anomaly.run(raws, settings, {}, 31, outputs, threads=1)
+    assert json.loads(outputs["metrics"].read_text()) == _jsonable(m)
+    # the history's best epoch is the lowest validation loss, and the checkpoint says so
+    h = pd.read_csv(outputs["history"])
+    assert len(h) == 2 and h["best"].sum() == 1
+    assert h.loc[h["best"], "val_loss"].iloc[0] == h["val_loss"].min()
+    model, meta = load_autoencoder(outputs["model"])
+    assert meta["seed"] == 31 and meta["best_val_loss"] == pytest.approx(h["val_loss"].min())
+    assert meta["window_sigmas_px"] == m["window_sigmas_px"]
+    assert len(pd.read_parquet(outputs["regions"])) > 0
+    with np.load(outputs["examples"]) as z:
+        assert z["raw"].shape[1:] == (48, 48)
+    roc = pd.read_parquet(outputs["roc_scores"])
+    assert len(roc) > 0
+    # the selection compares every method at the same discarded area
+    for name in ("nsigma", "ae_local"):
+        k = m["selection"]["methods"][name]["kept_at_area"]
+        assert all(0.0 <= v["value"] <= 1.0 for v in k.values())

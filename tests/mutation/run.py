@@ -5,6 +5,7 @@ Usage (``make mutation`` runs the first form)::
     python tests/mutation/run.py                       # every module of [tool.mutmut] only_mutate
     python tests/mutation/run.py --modules fitting split   # a subset (substring of the path)
     python tests/mutation/run.py --tests-from /work/main   # judge with another checkout's tests
+    python tests/mutation/run.py --sample 60               # 60 seeded random mutants a module
 
 The repository's ``[tool.mutmut]`` (pyproject.toml) names the modules and the unit-test files
 that judge the mutants. Everything runs in a scratch copy (``--workdir``, default
@@ -15,13 +16,21 @@ The score of a module is killed / total: a mutant counts as killed when a test f
 times out); a mutant that no selected test reaches ("no tests") counts as survived. The result,
 per module with the names of the surviving mutants, is written to ``results/mutation.json``
 after every module (``mutmut show <name>`` in the workdir prints a mutant's diff).
+
+``--sample N`` judges a seeded random sample of N mutants per module instead of all of them (the
+full run of every module takes hours on two cores): the score is then an estimate, written with
+its binomial standard error, and the same seed draws the same mutants for any ``--tests-from``
+(the mutants depend on ``src`` only), so two test suites are compared on the same mutants.
+``--reuse`` keeps an existing workdir (its mutants, test statistics and earlier results).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -96,13 +105,15 @@ def statuses(workdir: Path, source: str) -> dict[str, str]:
     return {k: status_by_exit_code[v] for k, v in data["exit_code_by_key"].items()}
 
 
-def summarize(status: dict[str, str], seconds: float) -> dict:
+def summarize(status: dict[str, str], seconds: float, population: int | None = None) -> dict:
+    """killed / total of ``status``; with ``population`` (a sample of that many mutants) also
+    the binomial standard error of the score."""
     counts: dict[str, int] = {}
     for s in status.values():
         counts[s] = counts.get(s, 0) + 1
     total = len(status)
     killed = sum(n for s, n in counts.items() if s in KILLED)
-    return {
+    out = {
         "total": total,
         "killed": killed,
         "score": round(killed / total, 4) if total else None,
@@ -110,6 +121,20 @@ def summarize(status: dict[str, str], seconds: float) -> dict:
         "seconds": round(seconds, 1),
         "not_killed": sorted(k for k, s in status.items() if s not in KILLED),
     }
+    if population is not None and total:
+        p = killed / total
+        out["sampled_of"] = population
+        out["score_stderr"] = round(math.sqrt(p * (1 - p) / total), 4)
+    return out
+
+
+def sample_names(workdir: Path, source: str, n: int, seed: int) -> tuple[list[str], int]:
+    """A seeded sample of ``n`` mutant names of ``source`` (all when it has fewer) and the
+    number of its mutants."""
+    meta = workdir / "mutants" / (source + ".meta")
+    names = sorted(json.loads(meta.read_text())["exit_code_by_key"])
+    rng = random.Random(f"{seed}:{source}")  # independent of the order the modules run in
+    return sorted(rng.sample(names, min(n, len(names)))), len(names)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workdir", type=Path, default=REPO / ".mutation")
     ap.add_argument("--tests-from", type=Path, default=REPO, help="checkout whose tests/ judge")
     ap.add_argument("--out", type=Path, default=REPO / "results/mutation.json")
+    ap.add_argument("--sample", type=int, help="judge this many random mutants per module")
+    ap.add_argument("--sample-seed", type=int, default=17)
+    ap.add_argument("--reuse", action="store_true", help="keep an existing workdir")
     args = ap.parse_args(argv)
 
     project = tomllib.loads((REPO / "pyproject.toml").read_text())
@@ -128,9 +156,12 @@ def main(argv: list[str] | None = None) -> int:
         if not sources:
             ap.error(f"--modules {args.modules} match none of {config['only_mutate']}")
     workdir = args.workdir.resolve()
-    cfg = prepare(
-        workdir, args.tests_from.resolve(), config, project["tool"]["pytest"]["ini_options"]
-    )
+    if args.reuse and (workdir / "pyproject.toml").exists():
+        cfg = tomllib.loads((workdir / "pyproject.toml").read_text())["tool"]["mutmut"]
+    else:
+        cfg = prepare(
+            workdir, args.tests_from.resolve(), config, project["tool"]["pytest"]["ini_options"]
+        )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # the copy's src must win
     env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", NUMBA_NUM_THREADS="1", MPLBACKEND="Agg")
     mutmut = Path(sys.executable).with_name("mutmut")
@@ -150,14 +181,30 @@ def main(argv: list[str] | None = None) -> int:
                 result["modules"] = old.get("modules", {})
         except (OSError, ValueError):
             pass
+    if args.sample:
+        result["sample"] = {"per_module": args.sample, "seed": args.sample_seed}
     logs = workdir / "logs"
     logs.mkdir(exist_ok=True)
+    if args.sample and not all((workdir / "mutants" / (s + ".meta")).exists() for s in sources):
+        # mutmut generates the mutants and the test statistics before it filters by name: a
+        # name that matches nothing makes it stop right after (with an error, ignored here)
+        with open(logs / "generate.log", "w") as log:
+            subprocess.run(
+                [str(mutmut), "run", "--max-children", "1", "no.such.mutant"],
+                cwd=workdir,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
     for source in sources:
         name = module_name(source)
+        names, population = [f"{name}.*"], None
+        if args.sample:
+            names, population = sample_names(workdir, source, args.sample, args.sample_seed)
         t0 = time.monotonic()
         with open(logs / f"{name}.log", "w") as log:
             proc = subprocess.run(
-                [str(mutmut), "run", "--max-children", "1", f"{name}.*"],
+                [str(mutmut), "run", "--max-children", "1", *names],
                 cwd=workdir,
                 env=env,
                 stdout=log,
@@ -168,7 +215,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: mutmut failed ({proc.returncode}), see {logs / (name + '.log')}")
             return proc.returncode
         # mutant keys carry the module name; functions of other modules are not in this file
-        entry = summarize(statuses(workdir, source), seconds)
+        status = statuses(workdir, source)
+        if args.sample:
+            status = {k: status[k] for k in names}
+        entry = summarize(status, seconds, population)
         result["modules"][name] = entry
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(result, indent=1) + "\n")

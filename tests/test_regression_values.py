@@ -378,3 +378,44 @@ def test_cluster_windows_targets_masks_and_split():
             geom.y[cells[0]] - 2.0 - rnd["origin_y_mm"][0],
         ]
     )
+
+
+def test_network_targets_and_outputs_carry_the_log_cog_reference():
+    """The regressor learns the correction to the log-CoG: ``from_targets`` must add the
+    reference back (a network that forgot it would be tens of mm off) and undo the energy
+    normalisation; a zero correction is the log-CoG position itself."""
+    from caloreco.regression.inputs import from_targets, network_inputs, training_targets
+
+    w = np.zeros((2, 3, 3))
+    w[0] = [[10.0, 40.0, 5.0], [60.0, 900.0, 120.0], [5.0, 30.0, 8.0]]
+    w[1] = [[0.0, 0.0, 0.0], [0.0, 2000.0, 600.0], [0.0, 300.0, 100.0]]
+    data = {
+        "windows": w,
+        "pitch_mm": PITCH,
+        "targets": np.array([[40.0, 35.0, 1100.0], [50.0, 30.0, 3100.0]]),
+        "origin_x_mm": np.array([-500.0, 700.0]),
+        "origin_y_mm": np.array([100.0, -40.0]),
+    }
+    cog = log_cog(w, PITCH, 4.0)
+    assert np.all(np.abs(cog - [[38.3, 38.3], [38.3, 38.3]]) < 20.0)  # near the central cell
+    for inputs in ("raw", "normalised"):
+        for ref in (False, True):
+            t = training_targets(data, inputs, ref)
+            np.testing.assert_allclose(t[:, :2], data["targets"][:, :2] - (cog if ref else 0.0))
+            e = data["targets"][:, 2] / (
+                w.reshape(2, -1).sum(axis=1) if inputs == "normalised" else 1
+            )
+            np.testing.assert_allclose(t[:, 2], e)
+            np.testing.assert_allclose(from_targets(t, data, inputs, ref), data["targets"])
+    zero = np.zeros((2, 3))
+    np.testing.assert_allclose(from_targets(zero, data, "raw", True)[:, :2], cog)
+    X, names = network_inputs(data, "normalised", True, True)
+    assert names[-4:] == ["cog_x_cells", "cog_y_cells", "origin_x_m", "origin_y_m"]
+    np.testing.assert_allclose(X[:, -4:-2], cog / PITCH)
+    np.testing.assert_allclose(X[:, -2:], [[-0.5, 0.1], [0.7, -0.04]])
+    np.testing.assert_allclose(X[:, :9].sum(axis=1), 1.0)
+    np.testing.assert_allclose(X[:, 9], np.log([1178.0 / 1000.0, 3000.0 / 1000.0]))
+    Xr, _ = network_inputs(data, "raw", False)
+    np.testing.assert_allclose(Xr, w.reshape(2, -1) / 1000.0)
+    with pytest.raises(ValueError, match="inputs"):
+        network_inputs(data, "cells", False)

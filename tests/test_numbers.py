@@ -264,3 +264,81 @@ def test_numbers_without_uncertainty_and_skipped_entries():
     assert numbers["XOneConeWR"].err_hi == 0.0
     assert "all events" in numbers["XOneConeWR"].description  # no events_subset given
     assert numbers["XOneCutFOne"].symmetric and not Number(1, 0.1, 0.2, "", "").symmetric
+
+
+def test_attribution_and_anomaly_macros_by_hand():
+    """The macros of attribution.json and anomaly.json (issues 15 and 13): every value and
+    error is the metric's, in the unit of the macro (% for fractions), and each description
+    says what it is."""
+    att = {
+        "hit_level": {
+            "network": {"raw": {"f1": 0.62, "f1_ci": [0.58, 0.67], "accuracy": 0.91}},
+            "smart_random": {"p": 0.21},
+            "majority": {"raw": {"accuracy": 0.79}},
+        }
+    }
+    anomaly = {
+        "selection": {
+            "reference": {"area_discarded": 0.978},
+            "methods": {
+                "nsigma": {"kept_at_area": {"0.978": {"value": 0.41, "err": 0.02}}},
+                "ae_local": {"kept_at_area": {"0.978": {"value": 0.63, "err": 0.03}}},
+                # a curve that does not reach the area: no macro
+                "window": {"kept_at_area": {"0.9": {"value": 0.7, "err": 0.01}}},
+                "ae_roi": {
+                    "point": {
+                        "intensity_kept": 0.55,
+                        "intensity_kept_err": 0.04,
+                        "area_discarded": 0.97,
+                        "area_discarded_err": 0.005,
+                    }
+                },
+            },
+        },
+        "roc": {"methods": {"ae_local": {"1": {"auc": 0.93, "auc_err": 0.02}, "6": {}}}},
+        "er_nr": {
+            "overall": {"cnn": {"accuracy": 0.8, "accuracy_err": 0.05}},
+            "per_energy": {
+                "6": {
+                    "cnn": {"accuracy": 0.9, "accuracy_err": 0.04},
+                    "shape_cut": {"accuracy": 0.7, "accuracy_err": float("nan")},
+                }
+            },
+        },
+    }
+    n = headline_numbers(
+        {"califa_uniform": {"attribution": att}, "lime_crops": {"anomaly": anomaly}}
+    )
+    expected = {
+        "CalifaUniformPointnetHitFOne": (0.62, 0.04, 0.05, ""),
+        "CalifaUniformPointnetHitAccuracy": (0.91, 0.0, 0.0, ""),
+        "CalifaUniformSmartRandomHitFOne": (0.21, 0.0, 0.0, ""),
+        "CalifaUniformMajorityHitAccuracy": (0.79, 0.0, 0.0, ""),
+        "LimeCropsNsigmaKeptAtCygnoArea": (41.0, 2.0, 2.0, "%"),
+        "LimeCropsAeLocalKeptAtCygnoArea": (63.0, 3.0, 3.0, "%"),
+        "LimeCropsAeRoiKept": (55.0, 4.0, 4.0, "%"),
+        "LimeCropsAeRoiDiscarded": (97.0, 0.5, 0.5, "%"),
+        "LimeCropsAeLocalAUCOneKeV": (0.93, 0.02, 0.02, ""),
+        "LimeCropsCnnErNrAccuracy": (80.0, 5.0, 5.0, "%"),
+        "LimeCropsCnnErNrAccuracySixKeV": (90.0, 4.0, 4.0, "%"),
+    }
+    assert set(n) == set(expected)
+    for name, (v, lo, hi, unit) in expected.items():
+        got = n[name]
+        assert (got.value, got.err_lo, got.err_hi) == pytest.approx((v, lo, hi)), name
+        assert got.unit == unit, name
+    d = {k: v.description for k, v in n.items()}
+    assert d["CalifaUniformPointnetHitFOne"].startswith("califa_uniform: hit-level attribution")
+    assert "f1 of the network (95 % CI)" in d["CalifaUniformPointnetHitFOne"]
+    assert "accuracy of the network" in d["CalifaUniformPointnetHitAccuracy"]
+    assert "smart_random" in d["CalifaUniformSmartRandomHitFOne"]
+    assert "majority" in d["CalifaUniformMajorityHitAccuracy"]
+    assert d["LimeCropsNsigmaKeptAtCygnoArea"] == (
+        "lime_crops: signal intensity kept at 97.8 % area discarded, nsigma"
+    )
+    assert d["LimeCropsAeRoiKept"] == "lime_crops: intensity_kept of the autoencoder's ROIs"
+    assert d["LimeCropsAeLocalAUCOneKeV"] == "lime_crops: ROC AUC at 1 keV, ae_local"
+    assert d["LimeCropsCnnErNrAccuracy"] == "lime_crops: ER/NR accuracy, all energies, cnn"
+    assert d["LimeCropsCnnErNrAccuracySixKeV"] == "lime_crops: ER/NR accuracy at 6 keV, cnn"
+    # no hit-level block, no attribution macros
+    assert headline_numbers({"x": {"attribution": {"clustering": {}}}}) == {}

@@ -419,3 +419,78 @@ def test_network_targets_and_outputs_carry_the_log_cog_reference():
     np.testing.assert_allclose(Xr, w.reshape(2, -1) / 1000.0)
     with pytest.raises(ValueError, match="inputs"):
         network_inputs(data, "cells", False)
+
+
+def _design(abs_xy, e_mev):
+    """The depth regressors by hand: X / m and X / m * ln(E / GeV), per axis."""
+    a = abs_xy / 1000.0
+    le = np.log(e_mev / 1000.0)[:, None]
+    return np.stack([a, a * le], axis=-1).reshape(-1, 2)
+
+
+def test_depth_correction_drops_exactly_the_outliers_beyond_four_robust_sigmas():
+    """Inliers with 0.3 mm noise, 20 gross outliers (+30 mm) and 10 moderate ones at 5.5 sigma
+    (dropped at 4 sigma, kept by a looser cut): the fit must keep exactly the inliers and equal
+    least squares on them; a NaN row is dropped alone; fewer than 20 positions is an error."""
+    rng = np.random.default_rng(3)
+    n = 400
+    abs_xy = rng.uniform(-1000.0, 1000.0, (n, 2))
+    # the gross outliers near the axis (no lever arm): the first fit is close, so no inlier
+    # is dropped on the way (the clipping never takes a position back)
+    abs_xy[:20] = rng.uniform(-20.0, 20.0, (20, 2))
+    e = rng.uniform(5e3, 1e5, n)
+    true = rng.uniform(-50.0, 50.0, (n, 2))
+    shift = (_design(abs_xy, e) @ np.array([3.0, 1.5])).reshape(n, 2)
+    # noise truncated at 3 sigma: no inlier near the 4-sigma cut
+    est = true + shift + np.clip(rng.normal(0.0, 0.3, (n, 2)), -0.9, 0.9)
+    est[:20, 0] += 30.0
+    est[20:30, 1] = true[20:30, 1] + shift[20:30, 1] + 5.5 * 0.3  # no noise on these
+    est[30, 0] = np.nan
+    got = fit_depth_correction(est, true, abs_xy, e)
+    inlier = np.ones((n, 2), dtype=bool)
+    inlier[:20, 0] = inlier[20:30, 1] = inlier[30, 0] = False
+    inlier = inlier.ravel()
+    d = (est - true).ravel()
+    ref, *_ = np.linalg.lstsq(_design(abs_xy, e)[inlier], d[inlier], rcond=None)
+    assert got["n"] == 2 * n - 31
+    assert got["c0_mm_per_m"] == pytest.approx(ref[0], rel=1e-9)
+    assert got["c1_mm_per_m"] == pytest.approx(ref[1], rel=1e-9)
+    # and it is the true shift (c0, c1 anti-correlate: compare at 30 GeV)
+    at30 = got["c0_mm_per_m"] + got["c1_mm_per_m"] * np.log(30.0)
+    assert at30 == pytest.approx(3.0 + 1.5 * np.log(30.0), abs=0.1)
+    # a non-finite energy drops that photon's two coordinates only
+    e_nan = e.copy()
+    e_nan[40] = np.nan
+    assert fit_depth_correction(est, true, abs_xy, e_nan)["n"] == 2 * n - 33
+    # 20 finite positions (10 photons) are enough, 19 are not
+    assert fit_depth_correction(est[31:41], true[31:41], abs_xy[31:41], e[31:41])["n"] == 20
+    est19 = est[31:41].copy()
+    est19[0, 0] = np.nan
+    with pytest.raises(ValueError, match="20"):
+        fit_depth_correction(est19, true[31:41], abs_xy[31:41], e[31:41])
+
+
+def test_energy_calibration_drops_exactly_the_outliers_beyond_four_robust_sigmas():
+    """1 % relative noise, 20 mis-clustered windows (half the energy) and 10 at 5.5 sigma: the
+    calibration keeps exactly the inliers and equals the relative least squares on them; a
+    zero true or raw energy is left out; ten pairs are enough, nine are not."""
+    rng = np.random.default_rng(4)
+    n = 300
+    e_true = rng.uniform(2e3, 2e5, n)
+    raw = (e_true - 300.0) / 1.07 * (1.0 + np.clip(rng.normal(0.0, 0.01, n), -0.03, 0.03))
+    raw[:20] *= 0.5
+    raw[20:30] = (e_true[20:30] - 300.0) / 1.07 * (1.0 + 5.5 * 0.01)
+    e_true[30], raw[31] = 0.0, 0.0
+    with np.errstate(divide="ignore"):  # the residual of the zero true energy
+        got = fit_energy_calibration(raw, e_true)
+    inlier = np.ones(n, dtype=bool)
+    inlier[:32] = False
+    A = np.column_stack([raw[inlier] / e_true[inlier], 1.0 / e_true[inlier]])
+    (slope, offset), *_ = np.linalg.lstsq(A, np.ones(inlier.sum()), rcond=None)
+    assert got["n"] == n - 32
+    assert got["slope"] == pytest.approx(slope, rel=1e-9)
+    assert got["offset_mev"] == pytest.approx(offset, rel=1e-6)
+    assert got["slope"] == pytest.approx(1.07, rel=0.005)
+    assert fit_energy_calibration(raw[40:50], e_true[40:50])["n"] == 10
+    with pytest.raises(ValueError, match="10"):
+        fit_energy_calibration(raw[41:50], e_true[41:50])

@@ -197,7 +197,8 @@ def numbers_inputs(wildcards):
         f
         for d in DATASETS
         for f in metrics_targets(d)
-        if Path(f).stem in ("resolution", "pairs", "clustering", "attribution", "anomaly")
+        if Path(f).stem
+        in ("resolution", "pairs", "clustering", "attribution", "anomaly")
     ]
 
 

@@ -22,16 +22,17 @@ EVENTS = [
 ]
 
 
-@pytest.fixture(scope="module")
-def metrics():
+def _metrics():
+    # called inside each test, not in a fixture: mutmut links a test to the functions its call
+    # phase runs
     off = np.cumsum([0] + [len(t) for t, _ in EVENTS]).astype(np.int64)
     true = np.concatenate([np.asarray(t, dtype=np.int64) for t, _ in EVENTS])
     reco = np.concatenate([np.asarray(r, dtype=np.int64) for _, r in EVENTS])
     return event_metrics(off, reco, true)
 
 
-def test_every_per_event_array_by_hand(metrics):
-    m = metrics
+def test_every_per_event_array_by_hand():
+    m = _metrics()
     np.testing.assert_array_equal(m["category"], [0, 1, 2, 3, 2, -1, -1, 1])
     assert m["category"].dtype == np.int8
     f, t = False, True
@@ -57,7 +58,8 @@ def test_trailing_events_without_clusters_are_counted():
     np.testing.assert_array_equal(m["split"], [False, False, False])
 
 
-def test_summary_fractions_by_hand(metrics):
+def test_summary_fractions_by_hand():
+    metrics = _metrics()
     s = summarize_metrics(metrics)
     # six labelled events: TP 1, FP 2, FN 2, FM 1; 11 true clusters, 3 exactly matched
     assert s["events"] == 6 and s["empty_events"] == 2

@@ -56,6 +56,8 @@ def test_trailing_events_without_clusters_are_counted():
     np.testing.assert_array_equal(m["category"], [0, -1, -1])
     np.testing.assert_array_equal(m["n_reco_clusters"], [1, 0, 0])
     np.testing.assert_array_equal(m["split"], [False, False, False])
+    np.testing.assert_array_equal(m["n_exactly_matched"], [1, 0, 0])
+    np.testing.assert_array_equal(m["n_true_clusters"], [1, 0, 0])
 
 
 def test_summary_fractions_by_hand():
@@ -72,7 +74,7 @@ def test_summary_fractions_by_hand():
 
 def test_bad_labels_are_named():
     off = np.array([0, 2], dtype=np.int64)
-    with pytest.raises(ValueError, match="reco_labels"):
+    with pytest.raises(ValueError, match=r"^reco_labels: expected shape"):
         event_metrics(off, np.array([0]), np.array([0, 0]))
-    with pytest.raises(ValueError, match="true_labels"):
+    with pytest.raises(ValueError, match=r"^true_labels: expected shape"):
         event_metrics(off, np.array([0, 0]), np.array([0]))

@@ -265,3 +265,14 @@ def test_summarize_scores_of_a_single_chunk():
     metrics, table = score_events(events, np.array(RECO), CLUSTERS, "cone")
     summary, photo = summarize_scores([metrics], table, None)
     assert summary["WR"] == pytest.approx(2 / 5) and photo is None
+
+
+def test_primary_matches_when_the_last_primaries_left_no_hit():
+    """Without event 104 the last three primaries (102, 103) have no true hit: their rows are
+    still there (unmatched, no cluster), not a shorter or broadcast array."""
+    events = hand_events()
+    first = events.select(events.event != 104)
+    table = primary_matches(first, np.array(RECO[:8]))
+    assert table["event"].tolist() == [100, 100, 100, 101, 102, 102, 103]
+    assert table["has_cluster"].tolist() == [True, True, True, True, False, False, False]
+    assert table["matched"].tolist() == [True, False, False, False, False, False, False]

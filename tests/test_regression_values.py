@@ -494,3 +494,28 @@ def test_energy_calibration_drops_exactly_the_outliers_beyond_four_robust_sigmas
     assert fit_energy_calibration(raw[40:50], e_true[40:50])["n"] == 10
     with pytest.raises(ValueError, match="10"):
         fit_energy_calibration(raw[41:50], e_true[41:50])
+
+
+def test_windows_at_the_detector_edge_read_zero_not_the_next_event():
+    """A seed on the last row: the window rows beyond the detector read 0 and set ``outside``;
+    a cell one row past the edge must not alias the next event's first row (its key would be
+    (event + 1) * n_cells + col)."""
+    from caloreco.regression.windows import extract_windows
+
+    geom = ecal_geometry()
+    top, col = geom.n_rows - 1, 10
+    # event 0: the seed on the top row; event 1: a hit on row 0 in the window's columns
+    cells = np.array([top * geom.n_cols + col, 0 * geom.n_cols + col + 1])
+    w = extract_windows(
+        geom,
+        np.array([0, 1, 2]),
+        cells,
+        np.array([5000.0, 777.0]),
+        np.array([0]),
+        np.array([top]),
+        np.array([col]),
+    )
+    win = w["windows"][0]
+    assert win[2, 2] == 5000.0 and win.sum() == 5000.0
+    np.testing.assert_array_equal(win[3:], 0.0)
+    assert w["outside"][0] and w["origin_row"][0] == top - 2

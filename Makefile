@@ -9,7 +9,7 @@ CORES  ?= $(shell nproc 2>/dev/null || echo 2)
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: venv run test unit lint format figures thesis talk report bench clean
+.PHONY: venv run test unit lint format figures thesis talk report bench mutation clean
 
 venv: $(STAMP)
 
@@ -44,6 +44,10 @@ test: venv lint
 
 bench: venv
 	$(BIN)/python benchmarks/run_all.py --out results/benchmarks.json
+
+# mutmut on the physics and metrics modules, one worker, module by module (slow: not in CI)
+mutation: venv
+	$(BIN)/python tests/mutation/run.py --out results/mutation.json
 
 format: venv
 	$(BIN)/ruff format src tests benchmarks workflow/scripts

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from caloreco.report.captions import caption_from_rst
@@ -169,3 +171,174 @@ def test_no_energy_macro_for_a_network_on_one_beam_energy():
     numbers = headline_numbers({"ecal_stage1": {"resolution": res}})
     assert "EcalStageOneNnSigmaE" not in numbers
     assert "EcalStageOneNnSigmaX" in numbers and "EcalStageOneLogCogSigmaE" in numbers
+
+
+#: every macro of METRICS by hand: (value, err_lo, err_hi, unit in the comment)
+EXPECTED_MACROS = {
+    "EcalStageTwoNnSigmaX": (0.3681, 0.0068, 0.0068, "mm"),
+    "EcalStageTwoNnSigmaY": (0.3714, 0.0069, 0.0069, "mm"),
+    "EcalStageTwoNnSigmaE": (1.9938, 0.0359, 0.0359, "%"),
+    "EcalStageTwoLogCogSigmaX": (0.4654, 0.0085, 0.0085, "mm"),
+    "EcalStageTwoLogCogSigmaY": (0.4644, 0.0085, 0.0085, "mm"),
+    "EcalStageTwoLogCogSigmaE": (1.9664, 0.0357, 0.0357, "%"),
+    "EcalStageTwoProfileFitSigmaX": (0.548, 0.0097, 0.0097, "mm"),
+    "EcalStageTwoProfileFitSigmaE": (1.942, 0.035, 0.035, "%"),
+    "EcalStageTwoNnStochasticTerm": (8.28, 0.65, 0.65, "% sqrt(GeV)"),
+    "EcalStageTwoNnConstantTerm": (1.712, 0.055, 0.055, "%"),
+    "CalifaTwoPOneNnFOne": (0.9531, 0.9531 - 0.9401, 0.9641 - 0.9531, ""),
+    "CalifaTwoPOneSmartRandomFOne": (0.0751, 0.0751 - 0.057, 0.0951 - 0.0751, ""),
+    "CalifaTwoPOneAgglomerativeNnTP": (94.91, 0.36, 0.36, "%"),
+    "CalifaTwoPOneAgglomerativeNnWR": (96.623, 0.191, 0.191, "%"),
+    "CalifaTwoPOneConeTP": (73.90, 0.78, 0.78, "%"),
+    "CalifaTwoPOneConeWR": (87.85, 0.35, 0.35, "%"),
+}
+_LINE = re.compile(r"^\\newcommand\{\\([A-Za-z]+)\}\{\\ensuremath\{(.*)\}\}$")
+_SYM = re.compile(r"^(-?[0-9.]+) \\pm ([0-9.]+)$")
+_ASYM = re.compile(r"^(-?[0-9.]+) \{\}_\{-([0-9.]+)\}\^\{\+([0-9.]+)\}$")
+
+
+def half_unit(text: str) -> float:
+    """Half a unit of the last printed digit of a number."""
+    decimals = len(text.split(".")[1]) if "." in text else 0
+    return 0.5 * 10.0**-decimals + 1e-12
+
+
+def test_every_macro_round_trips_against_the_metrics(tmp_path):
+    out = tmp_path / "numbers.tex"
+    write_numbers_tex(METRICS, out)
+    lines = out.read_text().splitlines()
+    found = {}
+    for k, line in enumerate(lines):
+        m = _LINE.match(line)
+        if not m:
+            continue
+        name, body = m.groups()
+        sym, asym = _SYM.match(body), _ASYM.match(body)
+        assert sym or asym, f"{name}: {body!r} is neither v \\pm e nor v _{{-lo}}^{{+hi}}"
+        parts = sym.groups() + sym.groups()[1:] if sym else asym.groups()
+        found[name] = (parts, lines[k - 1])
+    assert set(found) == set(EXPECTED_MACROS)
+    for name, (value, lo, hi, unit) in EXPECTED_MACROS.items():
+        (v_txt, lo_txt, hi_txt), comment = found[name]
+        # the value and its errors are the metrics' own, rounded to the printed digits
+        assert abs(float(v_txt) - value) <= half_unit(v_txt), name
+        assert abs(float(lo_txt) - lo) <= half_unit(lo_txt), name
+        assert abs(float(hi_txt) - hi) <= half_unit(hi_txt), name
+        # the PDG rule: the value has the decimals of its (smaller) error
+        assert half_unit(v_txt) == half_unit(lo_txt if float(lo) <= float(hi) else hi_txt), name
+        # the comment above each macro says what it is and its unit
+        assert comment.startswith("% "), name
+        assert comment.endswith(f" [{unit}]") if unit else not comment.endswith("]"), name
+    assert parse_numbers_tex(out.read_text()).keys() == EXPECTED_MACROS.keys()
+    # descriptions name the dataset, the estimator and the events
+    text = out.read_text()
+    assert "% califa_2p1: TP of cone (test events) [%]" in text
+    assert "% ecal_stage2: core Gaussian sigma of x residuals, profile_fit [mm]" in text
+    assert "% ecal_stage2: resolution function term a, nn [% sqrt(GeV)]" in text
+    assert "% califa_2p1: F1 on test pairs (95 % CI), smart_random" in text
+
+
+def test_numbers_without_uncertainty_and_skipped_entries():
+    # no error (or a non-finite one): three significant digits
+    assert Number(0.123456, 0.0, 0.0, "", "").tex() == "0.123"
+    assert Number(96.6234, float("nan"), float("nan"), "", "").tex() == "96.6"
+    metrics = {
+        "x1": {
+            "resolution": {
+                "estimators": {
+                    "nn": {"x": {"sigma": float("nan"), "sigma_err": 0.1}, "y": {"n": 3}},
+                    "lc": {"x": {"sigma": 0.5}},  # no error given: error 0
+                }
+            },
+            "pairs": {"classifiers": {"cut": {"f1": 0.7}, "bad": {"auc": 0.5}}},
+            "clustering": {"methods": {"cone": {"TP": None, "WR": 0.8}}},
+        }
+    }
+    numbers = headline_numbers(metrics)
+    assert set(numbers) == {"XOneLcSigmaX", "XOneCutFOne", "XOneConeWR"}
+    assert numbers["XOneLcSigmaX"] == Number(
+        0.5, 0.0, 0.0, "mm", numbers["XOneLcSigmaX"].description
+    )
+    assert (numbers["XOneCutFOne"].value, numbers["XOneCutFOne"].err_lo) == (0.7, 0.0)
+    assert numbers["XOneConeWR"].value == pytest.approx(80.0)
+    assert numbers["XOneConeWR"].err_hi == 0.0
+    assert "all events" in numbers["XOneConeWR"].description  # no events_subset given
+    assert numbers["XOneCutFOne"].symmetric and not Number(1, 0.1, 0.2, "", "").symmetric
+
+
+def test_attribution_and_anomaly_macros_by_hand():
+    """The macros of attribution.json and anomaly.json (issues 15 and 13): every value and
+    error is the metric's, in the unit of the macro (% for fractions), and each description
+    says what it is."""
+    att = {
+        "hit_level": {
+            "network": {"raw": {"f1": 0.62, "f1_ci": [0.58, 0.67], "accuracy": 0.91}},
+            "smart_random": {"p": 0.21},
+            "majority": {"raw": {"accuracy": 0.79}},
+        }
+    }
+    anomaly = {
+        "selection": {
+            "reference": {"area_discarded": 0.978},
+            "methods": {
+                "nsigma": {"kept_at_area": {"0.978": {"value": 0.41, "err": 0.02}}},
+                "ae_local": {"kept_at_area": {"0.978": {"value": 0.63, "err": 0.03}}},
+                # a curve that does not reach the area: no macro
+                "window": {"kept_at_area": {"0.9": {"value": 0.7, "err": 0.01}}},
+                "ae_roi": {
+                    "point": {
+                        "intensity_kept": 0.55,
+                        "intensity_kept_err": 0.04,
+                        "area_discarded": 0.97,
+                        "area_discarded_err": 0.005,
+                    }
+                },
+            },
+        },
+        "roc": {"methods": {"ae_local": {"1": {"auc": 0.93, "auc_err": 0.02}, "6": {}}}},
+        "er_nr": {
+            "overall": {"cnn": {"accuracy": 0.8, "accuracy_err": 0.05}},
+            "per_energy": {
+                "6": {
+                    "cnn": {"accuracy": 0.9, "accuracy_err": 0.04},
+                    "shape_cut": {"accuracy": 0.7, "accuracy_err": float("nan")},
+                }
+            },
+        },
+    }
+    n = headline_numbers(
+        {"califa_uniform": {"attribution": att}, "lime_crops": {"anomaly": anomaly}}
+    )
+    expected = {
+        "CalifaUniformPointnetHitFOne": (0.62, 0.04, 0.05, ""),
+        "CalifaUniformPointnetHitAccuracy": (0.91, 0.0, 0.0, ""),
+        "CalifaUniformSmartRandomHitFOne": (0.21, 0.0, 0.0, ""),
+        "CalifaUniformMajorityHitAccuracy": (0.79, 0.0, 0.0, ""),
+        "LimeCropsNsigmaKeptAtCygnoArea": (41.0, 2.0, 2.0, "%"),
+        "LimeCropsAeLocalKeptAtCygnoArea": (63.0, 3.0, 3.0, "%"),
+        "LimeCropsAeRoiKept": (55.0, 4.0, 4.0, "%"),
+        "LimeCropsAeRoiDiscarded": (97.0, 0.5, 0.5, "%"),
+        "LimeCropsAeLocalAUCOneKeV": (0.93, 0.02, 0.02, ""),
+        "LimeCropsCnnErNrAccuracy": (80.0, 5.0, 5.0, "%"),
+        "LimeCropsCnnErNrAccuracySixKeV": (90.0, 4.0, 4.0, "%"),
+    }
+    assert set(n) == set(expected)
+    for name, (v, lo, hi, unit) in expected.items():
+        got = n[name]
+        assert (got.value, got.err_lo, got.err_hi) == pytest.approx((v, lo, hi)), name
+        assert got.unit == unit, name
+    d = {k: v.description for k, v in n.items()}
+    assert d["CalifaUniformPointnetHitFOne"].startswith("califa_uniform: hit-level attribution")
+    assert "f1 of the network (95 % CI)" in d["CalifaUniformPointnetHitFOne"]
+    assert "accuracy of the network" in d["CalifaUniformPointnetHitAccuracy"]
+    assert "smart_random" in d["CalifaUniformSmartRandomHitFOne"]
+    assert "majority" in d["CalifaUniformMajorityHitAccuracy"]
+    assert d["LimeCropsNsigmaKeptAtCygnoArea"] == (
+        "lime_crops: signal intensity kept at 97.8 % area discarded, nsigma"
+    )
+    assert d["LimeCropsAeRoiKept"] == "lime_crops: intensity_kept of the autoencoder's ROIs"
+    assert d["LimeCropsAeLocalAUCOneKeV"] == "lime_crops: ROC AUC at 1 keV, ae_local"
+    assert d["LimeCropsCnnErNrAccuracy"] == "lime_crops: ER/NR accuracy, all energies, cnn"
+    assert d["LimeCropsCnnErNrAccuracySixKeV"] == "lime_crops: ER/NR accuracy at 6 keV, cnn"
+    # no hit-level block, no attribution macros
+    assert headline_numbers({"x": {"attribution": {"clustering": {}}}}) == {}

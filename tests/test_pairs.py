@@ -120,3 +120,121 @@ def test_no_truth_and_missing_columns():
         make_pairs(pd.concat([clusters, clusters]))
     empty = make_pairs(clusters.iloc[:0])
     assert len(empty) == 0 and "dphi" in empty.columns
+
+
+# one event, three clusters, every input value distinct (positions independent of the angles)
+HAND = pd.DataFrame(
+    {
+        "event": np.array([7, 7, 7], dtype=np.int64),
+        "cluster": np.array([0, 1, 2], dtype=np.int32),
+        "energy": [1.2, 2.5, 0.2],
+        "theta": [1.1, 0.7, 2.2],
+        "phi": [0.4, 2.9, -2.8],
+        "x": [100.0, -80.0, 10.0],
+        "y": [50.0, 120.0, -150.0],
+        "z": [200.0, 260.0, -90.0],
+        "time": [12.0, -4.0, 30.5],
+        "size": [3, 7, 1],
+        "primary": [2, 0, 2],
+        "purity": [0.91, 0.77, 0.55],
+    }
+)
+
+
+def _compton_reference(ea, eb, pa, pb):
+    """|theta_C - theta_geo| for "a scattered, b absorbed", None where forbidden (by hand:
+    cos theta_C = 1 - m_e (1/E_b - 1/(E_a + E_b)), theta_geo = angle(target->a, a->b))."""
+    cos_c = 1 - ELECTRON_MASS_MEV * (1 / eb - 1 / (ea + eb))
+    if abs(cos_c) > 1:
+        return None
+    pa, pb = np.asarray(pa, float), np.asarray(pb, float)
+    d = pb - pa
+    cos_g = pa @ d / (np.linalg.norm(pa) * np.linalg.norm(d))
+    return abs(np.arccos(cos_c) - np.arccos(np.clip(cos_g, -1, 1)))
+
+
+def test_every_pair_feature_against_a_hand_made_event():
+    pairs = make_pairs(HAND.iloc[::-1])  # input order is irrelevant
+    # cluster 1 is the more energetic: (1, 0), (1, 2), (0, 2)
+    assert pairs["cluster1"].tolist() == [1, 1, 0]
+    assert pairs["cluster2"].tolist() == [0, 2, 2]
+    assert pairs["event"].tolist() == [7, 7, 7]
+    h = HAND.set_index("cluster")
+    for k, (c1, c2) in enumerate([(1, 0), (1, 2), (0, 2)]):
+        row = pairs.iloc[k]
+        a, b = h.loc[c1], h.loc[c2]
+        assert (row.E1, row.E2) == (a.energy, b.energy)
+        assert (row.theta1, row.theta2) == (a.theta, b.theta)
+        assert (row.phi1, row.phi2) == (a.phi, b.phi)
+        assert (row.t1, row.t2) == (a.time, b.time)
+        assert (row.size1, row.size2) == (a["size"], b["size"])
+        assert (row.primary1, row.primary2) == (a.primary, b.primary)
+        assert (row.purity1, row.purity2) == (a.purity, b.purity)
+        assert row.dtheta == pytest.approx(abs(a.theta - b.theta), abs=1e-15)
+        assert row["dt"] == pytest.approx(abs(a.time - b.time), abs=1e-15)
+        assert row.energy_ratio == pytest.approx(b.energy / a.energy, rel=1e-15)
+        # the 3-D angle by the spherical law of cosines
+        cos_open = np.sin(a.theta) * np.sin(b.theta) * np.cos(a.phi - b.phi) + np.cos(
+            a.theta
+        ) * np.cos(b.theta)
+        assert row.opening_angle == pytest.approx(np.arccos(cos_open), rel=1e-12)
+        pa, pb = a[["x", "y", "z"]].to_numpy(float), b[["x", "y", "z"]].to_numpy(float)
+        both = [
+            d
+            for d in (
+                _compton_reference(a.energy, b.energy, pa, pb),
+                _compton_reference(b.energy, a.energy, pb, pa),
+            )
+            if d is not None
+        ]
+        assert row.compton_consistency == pytest.approx(min(both), rel=1e-9)
+    # azimuth differences by hand: 2.5; 5.7 -> 2 pi - 5.7; 3.2 -> 2 pi - 3.2
+    assert pairs["dphi"].tolist() == pytest.approx([2.5, 2 * np.pi - 5.7, 2 * np.pi - 3.2])
+    assert pairs["dtheta"].tolist() == pytest.approx([0.4, 1.5, 1.1])
+    assert pairs["dt"].tolist() == pytest.approx([16.0, 34.5, 18.5])
+    assert pairs["energy_ratio"].tolist() == pytest.approx([1.2 / 2.5, 0.2 / 2.5, 0.2 / 1.2])
+    # clusters 0 and 2 share primary 2: the only "same primary" (case B) pair
+    assert pairs["label"].tolist() == [0, 0, 1]
+    # the pairs with cluster 2 (0.2 MeV) allow only "cluster 2 scattered first" kinematically:
+    # 1/0.2 - 1/2.7 = 4.63 per MeV gives cos theta_C = -1.37
+    assert _compton_reference(2.5, 0.2, [-80.0, 120, 260], [10.0, -150, -90]) is None
+    # dtypes of the file contract
+    assert pairs["size1"].dtype == np.int32 and pairs["size2"].dtype == np.int32
+    assert pairs["label"].dtype == np.int8 and pairs["event"].dtype == np.int64
+    assert pairs["cluster1"].dtype == np.int32
+    assert list(pairs.columns[: 3 + len(FEATURES_DEFAULT)]) == [
+        "event",
+        "cluster1",
+        "cluster2",
+        *FEATURES_DEFAULT,
+    ]
+
+
+def test_equal_energies_order_by_cluster_index_and_events_stay_apart():
+    clusters = pd.concat(
+        [
+            HAND,
+            HAND.assign(event=np.int64(3), cluster=np.array([5, 2, 9], np.int32), energy=1.0),
+        ],
+        ignore_index=True,
+    )
+    pairs = make_pairs(clusters)
+    assert pairs["event"].tolist() == [3, 3, 3, 7, 7, 7]  # sorted by event
+    ev3 = pairs[pairs.event == 3]
+    assert list(zip(ev3.cluster1, ev3.cluster2, strict=True)) == [(2, 5), (2, 9), (5, 9)]
+    assert (ev3["energy_ratio"] == 1.0).all()
+    # the row of clusters (2, 5): cluster 2 is HAND's second row (theta 0.7), 5 its first
+    assert ev3.iloc[0].theta1 == 0.7 and ev3.iloc[0].theta2 == 1.1
+
+
+def test_wrap_dphi_and_energy_ratio_of_zero_energy():
+    from caloreco.pairs.features import wrap_dphi
+
+    assert wrap_dphi(np.array([0.1, 3.0, -3.0, 7.0]), np.array([6.2, -3.0, 3.0, 0.5])).tolist() == (
+        pytest.approx([2 * np.pi - 6.1, 2 * np.pi - 6.0, 2 * np.pi - 6.0, 0.21681469])
+    )
+    zero = HAND.assign(energy=[0.0, 0.0, 0.0])
+    assert make_pairs(zero)["energy_ratio"].tolist() == [0.0, 0.0, 0.0]
+    bad = HAND.assign(energy=[1.0, np.nan, 2.0])
+    with pytest.raises(ValueError, match="energy"):
+        make_pairs(bad)

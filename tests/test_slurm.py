@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from conftest import REPO, snakemake_cmd
 
@@ -359,17 +358,6 @@ def test_test_config_through_slurm_equals_local_run(slurm_cluster, tmp_path, req
         _assert_same_json(
             json.loads(path.read_text()), json.loads((cluster / rel).read_text()), str(rel)
         )
-
-
-def test_ci_overlay_only_adds_keys_to_the_workflow_profile():
-    """A key in both profiles would be taken from profiles/slurm (the workflow profile wins)."""
-    base = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
-    overlay = yaml.safe_load((REPO / "profiles/slurm-ci/config.yaml").read_text())
-    assert base["executor"] == "slurm"
-    assert not set(base) & set(overlay), set(base) & set(overlay)
-    assert overlay["slurm-status-command"] == "squeue"
-    for rule in ("train_regressor", "train_pair_classifier"):
-        assert base["set-resources"][rule]["gpu"] == 1
 
 
 @pytest.mark.parametrize(("required", "outcome"), [("1", "fail"), ("0", "skip"), (None, "skip")])

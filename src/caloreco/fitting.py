@@ -24,6 +24,8 @@ __all__ = [
 ]
 
 MIN_ENTRIES = 10
+#: asymptotic standard deviation of sigma68 of a Gaussian sample, in units of sigma / sqrt(n)
+SIGMA68_SD = 0.9618
 
 
 def sigma68(values: np.ndarray) -> float:
@@ -105,7 +107,7 @@ def core_gaussian_fit(
         bins: ``None`` for the unbinned likelihood, else the number of bins in the window.
         tol: convergence tolerance in units of sigma.
         rng: generator for the bootstrap error of sigma68; without it the error is the
-            asymptotic 1.1 sigma68 / sqrt(2 n) of the quantile estimator of a Gaussian width.
+            asymptotic 0.962 sigma68 / sqrt(n) of the quantile estimator of a Gaussian width.
         n_boot: bootstrap replicates.
 
     Returns:
@@ -148,7 +150,9 @@ def core_gaussian_fit(
             break
     if m is None:
         raise ValueError("values: too few values in the core window for core_gaussian_fit")
-    s68_err = 1.1 * s68 / np.sqrt(2 * v.size)
+    # half-difference of the p and 1-p quantiles (p = 0.1587) of a Gaussian: variance
+    # p (1 - 2p) / (2 n phi(1)^2) sigma^2, i.e. 0.962 sigma / sqrt(n)
+    s68_err = SIGMA68_SD * s68 / np.sqrt(v.size)
     if rng is not None and n_boot > 1:
         # bootstrap in chunks so memory stays bounded for large samples
         reps = []

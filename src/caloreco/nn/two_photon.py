@@ -35,6 +35,7 @@ from __future__ import annotations
 import copy
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -61,6 +62,8 @@ __all__ = [
     "fit_counter",
     "fit_pair_regressor",
     "network_estimates",
+    "save_pair_network",
+    "load_pair_network",
 ]
 
 _log = logging.getLogger(__name__)
@@ -789,3 +792,25 @@ def network_estimates(
     if counter is not None:
         out["n_photons"] = counter.predict_count(X, device)
     return out
+
+
+def save_pair_network(path: str | os.PathLike, net: PairNetwork, meta: dict[str, Any]) -> None:
+    """Write ``net`` (its :meth:`PairNetwork.state`) and plain-data ``meta`` atomically."""
+    from caloreco.io.files import atomic_path
+
+    with atomic_path(path) as tmp:
+        torch.save({"network": net.state(), "meta": dict(meta)}, tmp)
+
+
+def load_pair_network(path: str | os.PathLike, kind: str) -> tuple[PairNetwork, dict[str, Any]]:
+    """Read a :func:`save_pair_network` file (``weights_only``); ``kind`` is "counter" or
+    "regressor" and must match the file's.
+
+    Raises:
+        ValueError: the file holds another kind of network.
+    """
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    net = PairNetwork.from_state(blob["network"])
+    if net.kind != kind:
+        raise ValueError(f"{path}: holds a {net.kind!r} network, expected a {kind!r} one")
+    return net, dict(blob.get("meta", {}))

@@ -73,6 +73,7 @@ __all__ = [
     "event_display",
     "pair_masses",
     "mass_peak",
+    "evaluate_estimates",
 ]
 
 #: weights (x mm, y mm, E MeV) of the ordering cost: the thesis's loss weights 0.5 cm, 2.5 GeV
@@ -947,3 +948,17 @@ def event_display(
         "energy_gev": float(sample["energy_mev"][index]) / 1000.0,
         "mass_true_mev": float(sample["mass_true"][index]) if "mass_true" in sample else None,
     }
+
+
+def evaluate_estimates(
+    test: Mapping[str, np.ndarray],
+    estimates: Mapping[str, Mapping[str, np.ndarray]],
+    settings: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """two_photon.json: :func:`two_photon_metrics` of the test windows, the event display of a
+    merged pi0 and the issue's goals (:func:`goal_summary`, network ``nn`` against ``fit``)."""
+    bins = {k: v for k, v in dict(settings or {}).items() if k in DEFAULTS}
+    metrics = two_photon_metrics(test, estimates, bins)
+    metrics["event_display"] = event_display(test, estimates)
+    metrics["goals"] = goal_summary(metrics)
+    return metrics

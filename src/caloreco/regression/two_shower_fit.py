@@ -60,6 +60,8 @@ __all__ = [
     "fit_estimates",
     "fit_settings",
     "select_result",
+    "result_arrays",
+    "result_from_arrays",
 ]
 
 
@@ -761,3 +763,20 @@ def select_result(result: TwoShowerResult, mask: np.ndarray) -> TwoShowerResult:
     """The windows of a :class:`TwoShowerResult` where ``mask`` is true."""
     m = np.asarray(mask)
     return TwoShowerResult(*(np.asarray(v)[m] for v in result))
+
+
+def result_arrays(result: TwoShowerResult) -> dict[str, np.ndarray]:
+    """A :class:`TwoShowerResult` as named arrays (for an npz file)."""
+    return {f"fit_{k}": np.asarray(v) for k, v in result._asdict().items()}
+
+
+def result_from_arrays(arrays: Mapping[str, np.ndarray]) -> TwoShowerResult:
+    """Inverse of :func:`result_arrays`.
+
+    Raises:
+        ValueError: a field of :class:`TwoShowerResult` is missing.
+    """
+    missing = [k for k in TwoShowerResult._fields if f"fit_{k}" not in arrays]
+    if missing:
+        raise ValueError(f"arrays: two-shower fit fields {missing} missing")
+    return TwoShowerResult(*(np.asarray(arrays[f"fit_{k}"]) for k in TwoShowerResult._fields))

@@ -8,7 +8,13 @@ from typing import Any
 from caloreco.config import with_defaults
 from caloreco.regression.two_photon import DEFAULTS as ANALYSIS_DEFAULTS
 
-__all__ = ["DEFAULTS", "two_photon_settings", "window_settings", "network_settings", "training_simulation"]
+__all__ = [
+    "DEFAULTS",
+    "two_photon_settings",
+    "window_settings",
+    "network_settings",
+    "training_simulation",
+]
 
 #: the ``two_photon`` block: windows, sample cuts, bins and the fit criteria of
 #: :data:`caloreco.regression.two_photon.DEFAULTS`, plus the training sample and the networks

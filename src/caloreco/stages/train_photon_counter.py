@@ -43,9 +43,24 @@ def run(
     (Xva, _), va = parts["val"]
     cfg = network_settings(s, "counter")
     device = select_device("auto")
-    log.info("photon counter (%s) on %s: %d train, %d val windows", cfg["architecture"], device, len(Xtr), len(Xva))
+    log.info(
+        "photon counter (%s) on %s: %d train, %d val windows",
+        cfg["architecture"],
+        device,
+        len(Xtr),
+        len(Xva),
+    )
     net = fit_counter(
-        Xtr, tr["label"], Xva, va["label"], names, pitch, seed=seed, device=device, log=log.info, **cfg
+        Xtr,
+        tr["label"],
+        Xva,
+        va["label"],
+        names,
+        pitch,
+        seed=seed,
+        device=device,
+        log=log.info,
+        **cfg,
     )
     meta = {"config_hash": config_hash, "seed": seed, "fit_inputs": bool(s["fit_inputs"])}
     save_pair_network(model_out, net, meta)

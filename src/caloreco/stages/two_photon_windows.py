@@ -54,7 +54,9 @@ def run(
         geom = geometry_from_file(raw_path)
     else:
         if dataset_cfg is None or detector_cfg is None:
-            raise ValueError("two_photon_windows: the training sample needs dataset_cfg and detector_cfg")
+            raise ValueError(
+                "two_photon_windows: the training sample needs dataset_cfg and detector_cfg"
+            )
         geom = make_geometry(detector_cfg["preset"], **dict(detector_cfg.get("geometry", {})))
         sim = training_simulation(dataset_cfg["simulation"], s["training_mass_mev"])
         n = int(dataset_cfg["events_per_chunk"])

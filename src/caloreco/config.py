@@ -357,7 +357,7 @@ def _check_two_photon(where: str, ds: Mapping[str, Any], preset: str) -> None:
         )
     for key in ("separation_bins_cells", "energy_bins_mev"):
         edges = tp.get(key)
-        if edges is not None and any(b <= a for a, b in zip(edges[:-1], edges[1:])):
+        if edges is not None and any(b <= a for a, b in zip(edges[:-1], edges[1:], strict=True)):
             raise ConfigError(
                 f"config key {where}.two_photon.{key}: expected increasing bin edges, got {edges}"
             )

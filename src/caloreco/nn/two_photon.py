@@ -543,7 +543,7 @@ def train_pair_network(
         raise ValueError("X_train/y_train, X_val/y_val: expected matching row counts")
     log = log or _log.info
     device = torch.device(device)
-    set_determinism(seed)
+    set_determinism(seed, torch.get_num_threads())  # the caller's thread count
     model.to(device)
     xt, yt, xv, yv = (
         torch.tensor(np.asarray(a), dtype=torch.float32, device=device)
@@ -621,7 +621,7 @@ def _build(
         raise ValueError(
             f"architecture: expected one of {sorted(ARCHITECTURES)}, got {architecture!r}"
         )
-    set_determinism(seed)
+    set_determinism(seed, torch.get_num_threads())  # the caller's thread count
     return ARCHITECTURES[architecture](
         size=size, n_extra=n_extra, n_outputs=n_outputs, **(kwargs or {})
     )

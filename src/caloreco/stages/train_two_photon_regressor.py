@@ -36,7 +36,7 @@ def run(
     loss), stop early on its ``val`` ones."""
     s = two_photon_settings(settings)
     seed = int(s["seed"])
-    set_determinism(seed)
+    set_determinism(seed, threads=1)  # the rule's one thread
     win, fit = read_pair_sample(window_paths, fit_paths)
     pitch = float(win["pitch_mm"])
     data = {}

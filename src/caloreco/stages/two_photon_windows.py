@@ -18,8 +18,8 @@ from caloreco.io.files import atomic_path
 from caloreco.io.raw import geometry_from_file, read_raw
 from caloreco.regression.two_photon import pair_windows, select
 from caloreco.regression.two_photon_settings import (
-    two_photon_settings,
     training_simulation,
+    two_photon_settings,
     window_settings,
 )
 from caloreco.seeds import chunk_rng

@@ -1,6 +1,11 @@
 # Input functions and settings of the two-photon rules (workflow/rules/two_photon.smk); no rules here.
 
-TWO_PHOTON_WINDOW_KEYS = ("size", "seed_threshold_mev", "min_photon_mev", "edge_margin_cells")
+TWO_PHOTON_WINDOW_KEYS = (
+    "size",
+    "seed_threshold_mev",
+    "min_photon_mev",
+    "edge_margin_cells",
+)
 TWO_PHOTON_FIT_KEYS = ("fit", "seed_threshold_mev")
 
 

@@ -10,6 +10,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from test_two_photon import Z_FRONT, _synthetic_sample
 
 from caloreco.config import ConfigError, _cross_check
 from caloreco.io.two_photon import read_pair_sample
@@ -28,8 +29,6 @@ from caloreco.regression.two_photon_settings import (
 )
 from caloreco.regression.two_shower_fit import result_arrays, result_from_arrays, two_shower_fit
 from caloreco.report.numbers import headline_numbers, macro_name
-
-from test_two_photon import Z_FRONT, _synthetic_sample
 
 ECAL = {"preset": "ecal", "geometry": {"n_rows": 48, "n_cols": 48}}
 DATASET = {
@@ -245,6 +244,8 @@ def test_stage_chain_writes_the_contract(tmp_path):
         train_photon_counter,
         train_two_photon_regressor,
         two_photon_windows,
+    )
+    from caloreco.stages import (
         two_shower_fit as fit_stage,
     )
 

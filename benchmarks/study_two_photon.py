@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from caloreco.config import chunk_rng
+from caloreco.seeds import chunk_rng
 from caloreco.geometry import ecal_geometry
 from caloreco.nn.two_photon import (
     fit_counter,

@@ -35,7 +35,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from caloreco.seeds import chunk_rng
 from caloreco.geometry import ecal_geometry
 from caloreco.nn.two_photon import (
     fit_counter,
@@ -62,6 +61,7 @@ from caloreco.regression.two_shower_fit import (
     fit_settings,
     two_shower_fit,
 )
+from caloreco.seeds import chunk_rng
 from caloreco.simulation import response_from_config, simulate_events
 from caloreco.simulation.ecal import simulate_pi0
 from caloreco.split import assign_split

@@ -20,6 +20,7 @@ include: "workflow/rules/clustering.smk"
 include: "workflow/rules/pairs.smk"
 include: "workflow/rules/attribution.smk"
 include: "workflow/rules/regression.smk"
+include: "workflow/rules/two_photon.smk"
 include: "workflow/rules/imaging.smk"
 include: "workflow/rules/figures.smk"
 

@@ -56,6 +56,7 @@ TIMING_KEYS = {
     "clusters_per_second",
     "frames_per_second",  # camera images (simulation.json)
     "train_seconds",  # anomaly.json
+    "throughput",  # two_photon.json: windows per second of the fit and the networks
     "timing",
     # pixel_selection.json: DBSCAN times (and the goal on them), the U-Net's epoch times
     "seconds",

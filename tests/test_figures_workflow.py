@@ -54,6 +54,11 @@ def test_every_dataset_has_its_figures_in_both_styles(test_run, config):
                 expected |= {f"{ds}-windows", f"{ds}-residuals", f"{ds}-resolution"}
             if "pairs" in spec["analyses"]:
                 expected |= {f"{ds}-{k}" for k in ("roc", "f1", "pair_scores", "event_categories")}
+            if "two_photon" in spec["analyses"]:
+                # no clustering of its own: the merged-pi0 display replaces the hit display
+                expected = {f"{ds}-loss_curves"} | {
+                    f"{ds}-two_photon_{k}" for k in ("resolution", "mass", "counting", "display")
+                }
             assert expected <= names, (style, ds, sorted(expected - names))
         for pdf in (figures / style).glob("*.pdf"):
             assert pdf.read_bytes()[:5] == b"%PDF-", pdf
@@ -134,6 +139,14 @@ def test_numbers_tex_equals_the_metrics(test_run, config):
                     got = macros[macro_name(ds, clf, "ErNrAccuracy")]
                     close(got, acc["accuracy"], acc["accuracy_err"], 100)
                     checked += 1
+        if (metrics / "two_photon.json").exists():
+            tp = json.loads((metrics / "two_photon.json").read_text())
+            for est, name in (("nn", "nn"), ("fit", "fit"), ("fit@fit_two", "fit_subset")):
+                x = tp["overall"][est]["both"]["x"]
+                close(macros[macro_name(ds, name, "PairSigmaX")], x["sigma"], x["sigma_err"])
+                m = tp["mass"][est]["fit"]
+                close(macros[macro_name(ds, name, "MassSigma")], m["sigma"], m["sigma_err"])
+                checked += 2
     assert checked >= 10
 
 

@@ -125,6 +125,30 @@ def test_regression_training_setting_reruns_training_and_evaluation(test_run):
     assert rules - figure_rules(rules) == {"train_regressor", "evaluate_regression"}
 
 
+TWO_PHOTON_TRAINING = {"train_photon_counter", "train_two_photon_regressor", "evaluate_two_photon"}
+
+
+def test_two_photon_settings_rerun_only_what_they_feed(test_run):
+    cfg = base_config()
+    cfg["datasets"]["ecal_stage4"]["two_photon"]["regressor"]["max_epochs"] = 4
+    changed = by_dataset(planned_updates(test_run, write_config(test_run, "tp.yaml", cfg)))
+    assert set(changed) - {"figures", "tex", "notebooks"} == {"ecal_stage4"}
+    rules = changed["ecal_stage4"]
+    # both networks read the same training settings block (fit_inputs, seed, architectures)
+    assert rules - figure_rules(rules) == TWO_PHOTON_TRAINING
+    cfg = base_config()
+    cfg["datasets"]["ecal_stage4"]["two_photon"]["separation_bins_cells"] = [0.0, 2.0, 7.0]
+    changed = by_dataset(planned_updates(test_run, write_config(test_run, "tpb.yaml", cfg)))
+    assert changed["ecal_stage4"] - figure_rules(changed["ecal_stage4"]) == {"evaluate_two_photon"}
+    cfg = base_config()
+    cfg["datasets"]["ecal_stage4"]["two_photon"]["training_mass_mev"] = [80.0, 190.0]
+    updates = planned_updates(test_run, write_config(test_run, "tpm.yaml", cfg))
+    redone = {(r, p) for r, p in updates if r in ("two_photon_windows", "two_shower_fit")}
+    # the training sample is re-simulated and re-fitted; the dataset's own events are not
+    assert redone and all("/two_photon/training/" in p for _, p in redone)
+    assert not [p for r, p in updates if r == "simulate"]
+
+
 def test_simulation_setting_reruns_that_dataset_from_simulation_on(test_run):
     cfg = base_config()
     cfg["datasets"]["ecal_stage3"]["simulation"]["energy"]["max_mev"] = 150000.0
@@ -174,7 +198,10 @@ def test_random_stream_edit_resimulates_every_dataset(test_run):
         for p in test_run.glob("results/*/raw/chunk-*.root")
         if p.parts[-3] not in imaging
     }
-    assert simulated == expected and len(expected) == 6
+    assert simulated == expected and len(expected) == 8
+    # the two-photon training sample is simulated inside its windows rule, from its own stream
+    training = {p for rule, p in updates if rule == "two_photon_windows" and "training" in p}
+    assert len(training) == 2
     assert not {p for rule, p in updates if rule == "simulate_images"}
 
 

@@ -243,6 +243,7 @@ def _check_analyses(where: str, ds: Mapping[str, Any], preset: str) -> None:
                 f"not configured clustering methods ({methods})"
             )
     _check_attribution(where, ds, preset)
+    _check_two_photon(where, ds, preset)
 
 
 def _check_attribution(where: str, ds: Mapping[str, Any], preset: str) -> None:
@@ -292,7 +293,81 @@ _HIT_KEYS = (
     "regression",
     "pairs",
     "attribution",
+    "two_photon",
 )
+
+
+def _check_two_photon(where: str, ds: Mapping[str, Any], preset: str) -> None:
+    """The two-photon analysis (ECAL stage 4): ecal, true photons, both photon counts."""
+    wanted = "two_photon" in ds.get("analyses", [])
+    tp = ds.get("two_photon", {})
+    if tp and not wanted:
+        raise ConfigError(
+            f"config keys {where}.two_photon and {where}.analyses: settings given but "
+            "'two_photon' is not among the analyses"
+        )
+    if not wanted:
+        return
+    if preset != "ecal":
+        raise ConfigError(
+            f"config keys {where}.analyses and {where}.detector: 'two_photon' needs an ecal "
+            f"detector; {ds['detector']!r} is a {preset!r}"
+        )
+    has = dataset_provides(ds)
+    missing = [k for k in ("primary_energy", "primary_position") if not has[k]]
+    if missing:
+        raise ConfigError(
+            f"config key {where}.analyses: 'two_photon' needs the true photons (energy and "
+            f"impact point) of every event; this dataset lacks {missing}"
+        )
+    sim = ds.get("simulation", {})
+    if ds["source"] == "simulate":
+        if sim.get("process") != "pi0":
+            raise ConfigError(
+                f"config keys {where}.analyses and {where}.simulation.process: 'two_photon' "
+                f"needs process 'pi0', got {sim.get('process', 'photons')!r}"
+            )
+        frac = sim.get("single_photon_fraction", 0.0)
+        if not 0 < frac < 1:
+            raise ConfigError(
+                f"config keys {where}.analyses and {where}.simulation.single_photon_fraction: "
+                f"the photon counter needs one- and two-photon events, so a fraction strictly "
+                f"between 0 and 1; got {frac}"
+            )
+    mass = tp.get("training_mass_mev", [70.0, 200.0])
+    if mass is not None:
+        if ds["source"] != "simulate":
+            raise ConfigError(
+                f"config keys {where}.two_photon.training_mass_mev and {where}.source: the "
+                "mass-agnostic training sample is simulated; set it to null to train on "
+                "the dataset's own events"
+            )
+        if not mass[0] < mass[1]:
+            raise ConfigError(
+                f"config key {where}.two_photon.training_mass_mev: expected [lo, hi] with "
+                f"lo < hi (MeV), got {mass}"
+            )
+    size = tp.get("size", 9)
+    if size % 2 == 0:
+        raise ConfigError(f"config key {where}.two_photon.size: expected an odd size, got {size}")
+    margin = tp.get("edge_margin_cells", 1.0)
+    if not margin < size / 2:
+        raise ConfigError(
+            f"config keys {where}.two_photon.edge_margin_cells and {where}.two_photon.size: "
+            f"the margin ({margin} cells) must be below half the window ({size / 2})"
+        )
+    for key in ("separation_bins_cells", "energy_bins_mev"):
+        edges = tp.get(key)
+        if edges is not None and any(b <= a for a, b in zip(edges[:-1], edges[1:], strict=True)):
+            raise ConfigError(
+                f"config key {where}.two_photon.{key}: expected increasing bin edges, got {edges}"
+            )
+    residual = tp.get("regressor", {}).get("residual", True)
+    if residual and not tp.get("fit_inputs", True):
+        raise ConfigError(
+            f"config keys {where}.two_photon.regressor.residual and "
+            f"{where}.two_photon.fit_inputs: a residual on the fit needs the fit inputs"
+        )
 
 
 def _check_imaging(where: str, ds: Mapping[str, Any], preset: str) -> bool:
@@ -328,7 +403,9 @@ def _check_imaging(where: str, ds: Mapping[str, Any], preset: str) -> bool:
                 f"camera_tpc datasets; {ds['detector']!r} is a {preset!r}"
             )
         return False
-    hit_analyses = [a for a in analyses if a in ("regression", "pairs", "attribution")]
+    hit_analyses = [
+        a for a in analyses if a in ("regression", "pairs", "attribution", "two_photon")
+    ]
     if hit_analyses:
         raise ConfigError(
             f"config keys {where}.analyses and {where}.detector: {hit_analyses[0]!r} needs hit "

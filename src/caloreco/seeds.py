@@ -12,6 +12,8 @@ __all__ = ["STREAMS", "chunk_rng"]
 
 #: the stage key of each stream (part of the seed: changing one renumbers that stage's draws)
 STREAMS = {"simulate": 0, "import": 1, "windows": 2, "split": 3, "train": 4, "evaluate": 5}
+# the two-photon analysis's own training sample (pairs of uniform parent mass)
+STREAMS["two_photon_training"] = 6
 
 
 def chunk_rng(dataset_seed: int, chunk: int, stream: str) -> np.random.Generator:

@@ -48,6 +48,12 @@ LABELS: dict[str, str] = {
     "pointnet": "point-cloud NN + peeling",
     "slots": "slot attention",
     "majority": "majority per focal hit",
+    # ECAL stage 4 (two photons): coral's fit, forced to two showers, the local-maximum count
+    "fit": "coral two-shower fit",
+    "fit_forced": "two-shower fit, always two",
+    "local_maxima": "local maxima",
+    "photon_counter": "NN photon counter",
+    "two_photon_regressor": "NN two-photon regressor",
 }
 
 _PETROFF = ["#5790fc", "#f89c20", "#e42536", "#964a8b", "#9c9ca1", "#7a21dd"]
@@ -77,6 +83,11 @@ COLORS: dict[str, str] = {
     "pointnet": "#7a21dd",
     "slots": "#9c9ca1",
     "majority": "#f89c20",
+    "fit": "#f89c20",
+    "fit_forced": "#5790fc",
+    "local_maxima": "#9c9ca1",
+    "photon_counter": "#5790fc",
+    "two_photon_regressor": "#e42536",
 }
 
 #: the chains of the pixel-selection comparison (pixel_selection.json), in legend order
@@ -92,6 +103,8 @@ MODEL_ESTIMATOR: dict[str, str] = {
     "unet": "unet",
     "attribution": "pointnet",
     "slots": "slots",
+    "photon_counter": "photon_counter",
+    "two_photon_regressor": "two_photon_regressor",
 }
 
 #: short descriptions of the default datasets (others are shown by their key)
@@ -99,6 +112,7 @@ DATASET_LABELS: dict[str, str] = {
     "ecal_stage1": "ECAL, 140 GeV photons, perpendicular",
     "ecal_stage2": "ECAL, 2-200 GeV photons, perpendicular",
     "ecal_stage3": "ECAL, 2-200 GeV photons from the target",
+    "ecal_stage4": r"ECAL, $\pi^0 \to \gamma\gamma$ of 40-250 GeV and single photons",
     "califa_2p1": r"CALIFA, 3 $\gamma$ of 2.1 MeV",
     "califa_uniform": r"CALIFA, 3 $\gamma$ of 0.3-10 MeV",
 }

@@ -29,7 +29,7 @@ class FigureKind:
         optional: inputs that may be left out.
         detector: ``"ecal"``, ``"califa"``, ``"camera_tpc"`` or ``"any"``.
         needs: the dataset analyses it needs (``"regression"``, ``"pairs"``,
-            ``"attribution"``, ``"anomaly"``), if any.
+            ``"attribution"``, ``"anomaly"``, ``"two_photon"``), if any.
     """
 
     function: str
@@ -144,6 +144,27 @@ FIGURES: dict[str, FigureKind] = {
         ("metrics",),
         "califa",
         ("attribution",),
+    ),
+    # ECAL stage 4: merged pi0 -> gamma gamma (all from two_photon.json)
+    "two_photon_resolution": FigureKind(
+        "caloreco.plotting.two_photon:resolution_vs_separation",
+        ("metrics",),
+        (),
+        "ecal",
+        ("two_photon",),
+    ),
+    "two_photon_mass": FigureKind(
+        "caloreco.plotting.two_photon:mass_peaks", ("metrics",), (), "ecal", ("two_photon",)
+    ),
+    "two_photon_counting": FigureKind(
+        "caloreco.plotting.two_photon:counting_vs_separation",
+        ("metrics",),
+        (),
+        "ecal",
+        ("two_photon",),
+    ),
+    "two_photon_display": FigureKind(
+        "caloreco.plotting.two_photon:event_display", ("metrics",), (), "ecal", ("two_photon",)
     ),
 }
 

@@ -134,14 +134,58 @@ def _attribution_numbers(ds: str, att: Mapping[str, Any]) -> dict[str, Number]:
     return out
 
 
+def _two_photon_numbers(ds: str, tp: Mapping[str, Any]) -> dict[str, Number]:
+    """Headline numbers of two_photon.json: per estimator (``nn``, ``fit`` on every event,
+    ``fit@fit_two`` on the fit's two-shower subset) sigma_x, sigma_y (mm) and sigma_E/E (%) of
+    both photons of the two-photon test windows, the gamma gamma mass peak sigma (MeV) and the
+    fraction within 3 sigma of m_pi0 (%), and the counting accuracy (%, 68 % Wilson interval)."""
+    out: dict[str, Number] = {}
+    where = f"{ds}: two-photon test windows"
+    names = {"nn": "nn", "fit": "fit", "fit@fit_two": "fit_subset"}
+    for est, name in names.items():
+        both = ((tp.get("overall") or {}).get(est) or {}).get("both") or {}
+        for q, key, scale, unit in (
+            ("x", "PairSigmaX", 1.0, "mm"),
+            ("y", "PairSigmaY", 1.0, "mm"),
+            ("energy", "PairSigmaE", 100.0, "%"),
+        ):
+            n = _fit_number(both.get(q), scale, unit, f"{where}: core sigma of {q}, {est}")
+            if n is not None:
+                out[macro_name(ds, name, key)] = n
+        mass = (tp.get("mass") or {}).get(est) or {}
+        n = _fit_number(mass.get("fit"), 1.0, "MeV", f"{where}: m_gamma_gamma core sigma, {est}")
+        if n is not None:
+            out[macro_name(ds, name, "MassSigma")] = n
+        within = mass.get("within_3sigma") or {}
+        if within.get("value") is not None:
+            out[macro_name(ds, name, "MassWithin")] = Number(
+                100 * within["value"],
+                100 * within["err_lo"],
+                100 * within["err_hi"],
+                "%",
+                f"{where}: pi0 within 3 sigma of m_pi0 (68 % interval), {est}",
+            )
+    for est, name in (("nn", "nn"), ("fit", "fit")):
+        acc = (((tp.get("counting") or {}).get(est) or {}).get("accuracy")) or {}
+        if acc.get("value") is not None:
+            out[macro_name(ds, name, "CountAccuracy")] = Number(
+                100 * acc["value"],
+                100 * acc["err_lo"],
+                100 * acc["err_hi"],
+                "%",
+                f"{ds}: photon-count accuracy, one- and two-photon test windows, {est}",
+            )
+    return out
+
+
 def headline_numbers(metrics: Mapping[str, Mapping[str, Any]]) -> dict[str, Number]:
     """The quoted numbers of every dataset, by macro name.
 
     Args:
         metrics: ``{dataset: {"resolution": resolution.json, "pairs": pairs.json,
             "clustering": clustering.json, "attribution": attribution.json, "anomaly":
-            anomaly.json, "pixel_selection": pixel_selection.json}}`` (loaded JSON; any may be
-            absent).
+            anomaly.json, "pixel_selection": pixel_selection.json, "two_photon":
+            two_photon.json}}`` (loaded JSON; any may be absent).
 
     Returns:
         ``{macro_name: Number}``:
@@ -157,6 +201,9 @@ def headline_numbers(metrics: Mapping[str, Mapping[str, Any]]) -> dict[str, Numb
         * pixel_selection (camera images, :func:`pixel_selection_numbers`): pixel F1 of the U-Net,
           nsigma and smart_random; per chain efficiency and integral ratio per energy, fakes and
           DBSCAN points per frame.
+        * two_photon (:func:`_two_photon_numbers`): ``<Ds><Est>PairSigmaX`` / ``Y`` / ``E``,
+          ``MassSigma``, ``MassWithin``, ``CountAccuracy`` for ``nn``, ``fit`` and
+          ``fit_subset`` (the fit on its two-shower windows).
     """
     out: dict[str, Number] = {}
     for ds, files in metrics.items():
@@ -210,6 +257,7 @@ def headline_numbers(metrics: Mapping[str, Mapping[str, Any]]) -> dict[str, Numb
                     )
         out |= anomaly_numbers(ds, files.get("anomaly") or {})
         out |= pixel_selection_numbers(ds, files.get("pixel_selection") or {})
+        out |= _two_photon_numbers(ds, files.get("two_photon") or {})
     return out
 
 

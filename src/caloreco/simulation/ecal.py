@@ -55,6 +55,11 @@ Detector response (``simulate_ecal``)
     * Time: the true time is 0 ns (photons are in time); the measured time is Gaussian with sigma =
       ``time_resolution_ns`` / sqrt(E_measured / GeV).
 
+pi0 source (``process: pi0``, :func:`simulate_pi0`)
+    One pi0 -> gamma gamma decay per event at the target, isotropic in the pi0 rest frame, both
+    photons showering with inclined incidence; optionally a fraction of single photons of the
+    same energy spectrum (the other class of photon counting).
+
 Units: MeV, mm, ns, rad.
 """
 
@@ -70,7 +75,8 @@ import numpy as np
 from scipy.special import gammainc
 
 from caloreco.constants import LEDNEV_SHASHLIK_A, LEDNEV_SHASHLIK_B
-from caloreco.events import RawEvents, offsets_from_counts
+from caloreco.constants import PI0_MASS_MEV as PI0_MASS
+from caloreco.events import RawEvents, event_index, offsets_from_counts
 from caloreco.geometry import Geometry
 from caloreco.simulation._ecal_kernels import window_deposits
 
@@ -81,6 +87,10 @@ __all__ = [
     "validate_sim",
     "lednev_cell_fractions",
     "LEDNEV_SHASHLIK",
+    "PI0_MASS_MEV",
+    "pi0_decay_photons",
+    "draw_pi0_decays",
+    "simulate_pi0",
 ]
 
 #: Lednev profile parameters of coral for the shashlik cells: (a_i), (b_i in mm).
@@ -88,6 +98,9 @@ LEDNEV_SHASHLIK = (LEDNEV_SHASHLIK_A, LEDNEV_SHASHLIK_B)
 
 #: Lowest photon energy the GFlash parametrisation is asked for (MeV).
 MIN_ENERGY_MEV = 100.0
+
+#: Neutral pion mass (MeV, PDG 2024).
+PI0_MASS_MEV = PI0_MASS  # re-exported: the simulation's pi0 source uses it
 
 
 @dataclass(frozen=True)
@@ -454,7 +467,11 @@ _SIM_KEYS = {
     "max_angle_rad",
     "margin_cells",
     "min_separation_mm",
+    "process",
+    "single_photon_fraction",
+    "parent_mass_mev",
 }
+_PROCESSES = ("photons", "pi0")
 _ENERGY_KEYS = {
     "fixed": {"distribution", "value_mev"},
     "uniform": {"distribution", "min_mev", "max_mev"},
@@ -475,7 +492,15 @@ def validate_sim(sim: Mapping[str, Any]) -> dict[str, Any]:
     Keys: ``n_primaries`` (int >= 1, default 1); ``energy`` (required): ``{distribution: fixed,
     value_mev}`` or ``{distribution: uniform | log_uniform, min_mev, max_mev}`` in MeV (>= 100);
     ``incidence``: ``perpendicular`` (default) or ``target``; ``max_angle_rad`` (target, default
-    0.027); ``margin_cells`` (int >= 0, default 3); ``min_separation_mm`` (>= 0, default 40).
+    0.027); ``margin_cells`` (int >= 0, default 3); ``min_separation_mm`` (>= 0, default 40);
+    ``process``: ``photons`` (default: ``n_primaries`` independent photons) or ``pi0`` (one
+    pi0 -> gamma gamma decay per event, see :func:`simulate_pi0`; needs ``incidence: target``,
+    ``n_primaries: 1``, no ``min_separation_mm``, and ``energy`` above the pi0 mass: it is the
+    pi0 energy); ``single_photon_fraction`` (pi0 only, in [0, 1], default 0): the fraction of
+    events that hold one photon of the same energy spectrum instead of a pi0;
+    ``parent_mass_mev`` (pi0 only): the decaying parent's mass, default the pi0's, or
+    ``{distribution: uniform, min_mev, max_mev}`` for a mass-agnostic training sample (a network
+    trained on pi0s alone learns the pi0 mass and pulls every pair towards it).
 
     Raises:
         ValueError: naming the offending key (``simulation.<key>``).
@@ -491,6 +516,7 @@ def validate_sim(sim: Mapping[str, Any]) -> dict[str, Any]:
         "max_angle_rad": 0.027,
         "margin_cells": 3,
         "min_separation_mm": 40.0,
+        "process": "photons",
     }
     out.update(sim)
     n_prim = out["n_primaries"]
@@ -530,7 +556,60 @@ def validate_sim(sim: Mapping[str, Any]) -> dict[str, Any]:
     if dist != "fixed" and not energy["min_mev"] < energy["max_mev"]:
         raise ValueError("simulation.energy.min_mev must be < simulation.energy.max_mev")
     out["energy"] = dict(energy)
+    if out["process"] not in _PROCESSES:
+        raise ValueError(f"simulation.process must be one of {_PROCESSES}, got {out['process']!r}")
+    if out["process"] == "pi0":
+        _validate_pi0(sim, out)
+    else:
+        for key in ("single_photon_fraction", "parent_mass_mev"):
+            if key in sim:
+                raise ValueError(f"simulation.{key} needs simulation.process: pi0")
     return out
+
+
+def _validate_pi0(sim: Mapping[str, Any], out: dict[str, Any]) -> None:
+    """The pi0 -> gamma gamma source: one pi0 (or one photon) per event from the target."""
+    if out["n_primaries"] != 1:
+        raise ValueError(
+            "simulation.n_primaries must be 1 with process pi0 (one pi0 or one photon per event), "
+            f"got {out['n_primaries']!r}"
+        )
+    if out["incidence"] != "target":
+        raise ValueError("simulation.incidence must be 'target' with process pi0 (decays at z = 0)")
+    if "min_separation_mm" in sim:
+        raise ValueError(
+            "simulation.min_separation_mm is not used with process pi0: the decay sets the "
+            "separation; remove the key"
+        )
+    frac = 0.0
+    if "single_photon_fraction" in out:
+        frac = _number(out, "single_photon_fraction", "simulation")
+    if not 0.0 <= frac <= 1.0:
+        raise ValueError(f"simulation.single_photon_fraction must be in [0, 1], got {frac}")
+    out["single_photon_fraction"] = frac
+    mass = out.get("parent_mass_mev", PI0_MASS_MEV)
+    if isinstance(mass, Mapping):
+        bad = sorted(set(mass) - {"distribution", "min_mev", "max_mev"})
+        if bad or mass.get("distribution") != "uniform":
+            raise ValueError(
+                "simulation.parent_mass_mev must be a mass in MeV or {distribution: uniform, "
+                f"min_mev, max_mev}}, got {dict(mass)!r}"
+            )
+        lo_m = _number(mass, "min_mev", "simulation.parent_mass_mev")
+        hi_m = _number(mass, "max_mev", "simulation.parent_mass_mev")
+        if not 0 < lo_m < hi_m:
+            raise ValueError("simulation.parent_mass_mev: expected 0 < min_mev < max_mev")
+        out["parent_mass_mev"] = {"distribution": "uniform", "min_mev": lo_m, "max_mev": hi_m}
+    else:
+        hi_m = _number({"parent_mass_mev": mass}, "parent_mass_mev", "simulation")
+        if not hi_m > 0:
+            raise ValueError("simulation.parent_mass_mev must be > 0")
+        out["parent_mass_mev"] = hi_m
+    lo = out["energy"].get("min_mev", out["energy"].get("value_mev"))
+    if not lo > hi_m:
+        raise ValueError(
+            f"simulation.energy must lie above the parent mass ({hi_m} MeV) with process pi0"
+        )
 
 
 def _draw_energies(energy: Mapping[str, Any], n: int, rng: np.random.Generator) -> np.ndarray:
@@ -620,20 +699,51 @@ def simulate_ecal(
         RawEvents with hits above threshold (measured energy in MeV, time in ns), the primaries
         (energy MeV, theta/phi rad, time 0 ns, impact point on the front face in mm) and the
         truth: for every hit and every photon with a deposit in it, the true deposit (MeV).
+        With ``process: pi0`` the primaries are the decay photons (:func:`simulate_pi0`).
     """
     _check_planar(geom)
     if isinstance(n_events, bool) or not isinstance(n_events, int | np.integer) or n_events < 1:
         raise ValueError(f"n_events must be a positive integer, got {n_events!r}")
     cfg = validate_sim(sim)
+    if cfg["process"] == "pi0":
+        return simulate_pi0(geom, int(n_events), sim, response, rng)[0]
     k = int(cfg["n_primaries"])
     n_events = int(n_events)
     energy = _draw_energies(cfg["energy"], n_events * k, rng)
     x, y, th, ph = (a.ravel() for a in _draw_impacts(geom, cfg, n_events, rng))
     prim, cell, e_true = shower_deposits(geom, energy, x, y, th, ph, response, rng)
+    primary_offsets = np.arange(n_events + 1, dtype=np.int64) * k
+    return _detector_response(
+        geom, n_events, primary_offsets, (energy, th, ph, x, y), prim, cell, e_true, response, rng
+    )
 
+
+def _detector_response(
+    geom: Geometry,
+    n_events: int,
+    primary_offsets: np.ndarray,
+    primaries: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    prim: np.ndarray,
+    cell: np.ndarray,
+    e_true: np.ndarray,
+    response: EcalResponse,
+    rng: np.random.Generator,
+) -> RawEvents:
+    """Measured hits and sparse truth of an event chunk from the photons' true deposits.
+
+    Args:
+        geom: planar geometry.
+        n_events: events in the chunk.
+        primary_offsets: (n_events + 1,) CSR offsets of the photons (primaries) per event.
+        primaries: flat (energy MeV, theta rad, phi rad, x mm, y mm) of every photon.
+        prim, cell, e_true: :func:`shower_deposits` output (global photon index, cell id, MeV).
+        response: the detector response. rng: the chunk's generator (sampling, noise, time).
+    """
+    energy, th, ph, x, y = primaries
+    prim_event = event_index(primary_offsets)
     # true energy per (event, cell); the union of the photons' windows gets the noise
     n_cells = geom.n_cells
-    ev = prim // k
+    ev = prim_event[prim]
     key = ev * n_cells + cell
     ukey, inv = np.unique(key, return_inverse=True)
     true_cell = np.bincount(inv, weights=e_true, minlength=ukey.size)
@@ -663,13 +773,14 @@ def simulate_ecal(
     order = np.lexsort((prim[keep], t_pos[keep], t_ev))
     t_ev = t_ev[order]
     truth_off = offsets_from_counts(np.bincount(t_ev, minlength=n_events))
+    local = prim - primary_offsets[ev]  # photon index within its event
     return RawEvents(
         event=np.arange(n_events, dtype=np.int64),
         hit_offsets=hit_off,
         cell_id=h_cell,
         cell_energy=h_e,
         cell_time=h_t,
-        primary_offsets=np.arange(n_events + 1, dtype=np.int64) * k,
+        primary_offsets=primary_offsets,
         primary_energy=energy,
         primary_theta=th,
         primary_phi=ph,
@@ -678,6 +789,240 @@ def simulate_ecal(
         primary_y=y,
         truth_offsets=truth_off,
         truth_cell=t_pos[keep][order],
-        truth_primary=(prim[keep] % k)[order],
+        truth_primary=local[keep][order],
         truth_energy=e_true[keep][order],
     )
+
+
+# --------------------------------------------------------------------------------------------
+# pi0 -> gamma gamma from the target
+
+
+def pi0_decay_photons(
+    energy_mev: np.ndarray,
+    theta: np.ndarray,
+    phi: np.ndarray,
+    cos_theta_star: np.ndarray,
+    phi_star: np.ndarray,
+    mass_mev: float | np.ndarray = PI0_MASS_MEV,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lab energies and unit directions of the two photons of pi0 -> gamma gamma decays.
+
+    In the pi0 rest frame each photon carries m/2; photon a flies along the rest-frame direction
+    (theta*, phi*) about the pi0 flight axis, photon b opposite. The boost along the flight axis
+    gives E_a,b = gamma m/2 (1 +- beta cos theta*), p_par = gamma m/2 (+-cos theta* + beta),
+    p_perp = +-m/2 sin theta*; an isotropic decay (cos theta* uniform) makes the energy asymmetry
+    A = beta cos theta* uniform.
+
+    Args:
+        energy_mev: (n,) pi0 energies (MeV, > m_pi0).
+        theta, phi: (n,) pi0 direction (rad).
+        cos_theta_star, phi_star: (n,) decay angles of photon a in the rest frame.
+        mass_mev: parent mass (MeV; default the pi0's; another value makes, e.g., the pairs of
+            a mass-linearity check).
+
+    Returns:
+        ``(energies, directions)``: (n, 2) MeV (photon a, photon b) and (n, 2, 3) unit vectors.
+    """
+    e = np.asarray(energy_mev, dtype=np.float64)
+    m = np.broadcast_to(np.asarray(mass_mev, dtype=np.float64), e.shape)
+    if not np.all((m > 0) & (e > m)):
+        raise ValueError("mass_mev: expected a positive parent mass below the parent energies")
+    gamma = e / m
+    beta = np.sqrt(np.maximum(1.0 - (m / e) ** 2, 0.0))
+    cs = np.asarray(cos_theta_star, dtype=np.float64)
+    ss = np.sqrt(np.maximum(1.0 - cs * cs, 0.0))
+    st, ct, sp, cp = np.sin(theta), np.cos(theta), np.sin(phi), np.cos(phi)
+    axis = np.stack([st * cp, st * sp, ct], axis=-1)
+    # (theta-hat, phi-hat) span the plane perpendicular to the flight axis for every theta
+    e1 = np.stack([ct * cp, ct * sp, -st], axis=-1)
+    e2 = np.stack([-sp, cp, np.zeros_like(sp)], axis=-1)
+    perp = np.cos(phi_star)[:, None] * e1 + np.sin(phi_star)[:, None] * e2
+    half = 0.5 * m
+    energies = np.empty((e.size, 2))
+    dirs = np.empty((e.size, 2, 3))
+    for j, sign in enumerate((1.0, -1.0)):
+        p_par = gamma * half * (sign * cs + beta)
+        p_perp = sign * half * ss
+        vec = p_par[:, None] * axis + p_perp[:, None] * perp
+        dirs[:, j] = vec / np.linalg.norm(vec, axis=1, keepdims=True)
+        energies[:, j] = gamma * half * (1.0 + sign * beta * cs)
+    return energies, dirs
+
+
+def draw_pi0_decays(
+    geom: Geometry,
+    sim: Mapping[str, Any],
+    n_events: int,
+    rng: np.random.Generator,
+    mass_mev: float | np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
+    """The primaries of :func:`simulate_pi0` events: pi0 (or single photon) and decay photons.
+
+    Args:
+        geom: planar ECAL geometry (front face, acceptance).
+        sim: the simulation block with ``process: pi0`` (see :func:`validate_sim`).
+        n_events: number of events (> 0).
+        rng: random generator.
+        mass_mev: the parent's mass (MeV), one value or one per event; None: from
+            ``parent_mass_mev`` of ``sim`` (default the pi0's; a uniform range is drawn per
+            event after the energies).
+
+    Returns:
+        dict of per-event arrays: ``is_pi0`` (bool), ``energy_mev``, ``theta``, ``phi`` (the pi0
+        or the single photon), ``cos_theta_star``, ``phi_star`` (rest-frame decay angles of the
+        first photon; NaN for single photons), ``mass_mev`` (the parent's), ``photon_energy`` (n, 2) MeV and
+        ``photon_direction`` (n, 2, 3) unit vectors (the more energetic photon first; the second
+        entry of a single-photon event has energy 0 and the first's direction).
+    """
+    _check_planar(geom)
+    if isinstance(n_events, bool) or not isinstance(n_events, int | np.integer) or n_events < 1:
+        raise ValueError(f"n_events must be a positive integer, got {n_events!r}")
+    cfg = validate_sim(sim)
+    if cfg["process"] != "pi0":
+        raise ValueError(f"simulation.process must be 'pi0' here, got {cfg['process']!r}")
+    n = int(n_events)
+    energy = _draw_energies(cfg["energy"], n, rng)
+    if mass_mev is None:
+        spec = cfg["parent_mass_mev"]
+        mass_mev = (
+            rng.uniform(spec["min_mev"], spec["max_mev"], n) if isinstance(spec, dict) else spec
+        )
+    mass = np.broadcast_to(np.asarray(mass_mev, dtype=np.float64), (n,))
+    is_pi0 = rng.random(n) >= float(cfg["single_photon_fraction"])
+
+    pitch = geom.pitch
+    x_c = 0.5 * (geom.x.min() + geom.x.max())
+    y_c = 0.5 * (geom.y.min() + geom.y.max())
+    lim_x = 0.5 * geom.n_cols * pitch - cfg["margin_cells"] * pitch
+    lim_y = 0.5 * geom.n_rows * pitch - cfg["margin_cells"] * pitch
+    if lim_x <= 0 or lim_y <= 0:
+        raise ValueError(
+            f"simulation.margin_cells={cfg['margin_cells']} leaves no room on a "
+            f"{geom.n_rows}x{geom.n_cols} detector"
+        )
+    z_front = float(geom.z.min())
+    cos_min = math.cos(cfg["max_angle_rad"])
+    theta, phi = np.empty(n), np.empty(n)
+    cos_star, phi_star = np.full(n, np.nan), np.full(n, np.nan)
+    e_gam = np.zeros((n, 2))
+    dirs = np.zeros((n, 2, 3))
+    todo = np.arange(n)
+    for _ in range(10_000):
+        m = todo.size
+        if m == 0:
+            break
+        t = np.arccos(rng.uniform(cos_min, 1.0, m))
+        p = rng.uniform(0.0, 2 * np.pi, m)
+        cs = rng.uniform(-1.0, 1.0, m)
+        ps = rng.uniform(0.0, 2 * np.pi, m)
+        eg, dg = pi0_decay_photons(energy[todo], t, p, cs, ps, mass[todo])
+        single = ~is_pi0[todo]
+        # a single photon flies along the drawn direction with the whole energy
+        eg[single] = np.column_stack([energy[todo][single], np.zeros(single.sum())])
+        dg[single, 0] = np.stack(
+            [np.sin(t) * np.cos(p), np.sin(t) * np.sin(p), np.cos(t)], axis=-1
+        )[single]
+        dg[single, 1] = dg[single, 0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            xx = z_front * dg[..., 0] / dg[..., 2]
+            yy = z_front * dg[..., 1] / dg[..., 2]
+        ok = np.all(
+            (dg[..., 2] > 0) & (np.abs(xx - x_c) <= lim_x) & (np.abs(yy - y_c) <= lim_y), axis=1
+        )
+        sel = todo[ok]
+        theta[sel], phi[sel] = t[ok], p[ok]
+        cos_star[sel], phi_star[sel] = cs[ok], ps[ok]
+        e_gam[sel], dirs[sel] = eg[ok], dg[ok]
+        todo = todo[~ok]
+    else:
+        raise ValueError(
+            "could not place the pi0 photons: simulation.margin_cells / max_angle_rad leave "
+            "(almost) no room on the detector face"
+        )
+    cos_star[~is_pi0] = np.nan
+    phi_star[~is_pi0] = np.nan
+    # the more energetic photon first (photon a is the first one in the rest frame)
+    swap = is_pi0 & (e_gam[:, 1] > e_gam[:, 0])
+    e_gam[swap] = e_gam[swap][:, ::-1]
+    dirs[swap] = dirs[swap][:, ::-1]
+    cos_star[swap] = -cos_star[swap]
+    phi_star[swap] = np.mod(phi_star[swap] + np.pi, 2 * np.pi)
+    return {
+        "is_pi0": is_pi0,
+        "energy_mev": energy,
+        "theta": theta,
+        "phi": phi,
+        "cos_theta_star": cos_star,
+        "phi_star": phi_star,
+        "mass_mev": np.array(mass),
+        "photon_energy": e_gam,
+        "photon_direction": dirs,
+    }
+
+
+def simulate_pi0(
+    geom: Geometry,
+    n_events: int,
+    sim: Mapping[str, Any],
+    response: EcalResponse,
+    rng: np.random.Generator,
+    mass_mev: float | np.ndarray | None = None,
+) -> tuple[RawEvents, dict[str, np.ndarray]]:
+    """Events of one pi0 -> gamma gamma decay at the target (z = 0), or one photon.
+
+    A fraction ``single_photon_fraction`` of the events holds a single photon whose energy and
+    direction are drawn like the pi0's (so that the photon-count classes share one energy
+    spectrum). The pi0 (or photon) direction is uniform in cos theta up to ``max_angle_rad``
+    and in phi; the decay is isotropic in the pi0 rest frame (:func:`pi0_decay_photons`). Both
+    photons fly from the target to the front face (inclined incidence); an event is redrawn until
+    all its photons land inside the detector less ``margin_cells`` (:func:`draw_pi0_decays`).
+    Photons below the GFlash range (100 MeV, the far tail of asymmetric decays) are kept as
+    primaries but deposit nothing.
+
+    Args:
+        geom: planar ECAL geometry.
+        n_events: number of events (> 0).
+        sim: the simulation block with ``process: pi0`` (see :func:`validate_sim`).
+        response: detector response.
+        rng: the chunk's generator.
+        mass_mev: the parent's mass (MeV), one value or one per event, overriding
+            ``parent_mass_mev`` of ``sim`` (a mass-linearity check); None: from ``sim``.
+
+    Returns:
+        ``(events, pi0)``: :class:`RawEvents` whose primaries are the photons (two per pi0 event,
+        the more energetic first; one per single-photon event), and the per-event arrays of
+        :func:`draw_pi0_decays` without the photon arrays. The photons determine the pi0
+        exactly (E = E1 + E2, p = p1 + p2).
+    """
+    d = draw_pi0_decays(geom, sim, n_events, rng, mass_mev)
+    n = int(n_events)
+    is_pi0, e_gam, dirs = d["is_pi0"], d["photon_energy"], d["photon_direction"]
+    z_front = float(geom.z.min())
+    count = np.where(is_pi0, 2, 1)
+    offsets = offsets_from_counts(count)
+    take = np.repeat(np.arange(n), count)
+    slot = np.arange(take.size) - offsets[take]
+    e_flat = e_gam[take, slot]
+    d_flat = dirs[take, slot]
+    x = z_front * d_flat[:, 0] / d_flat[:, 2]
+    y = z_front * d_flat[:, 1] / d_flat[:, 2]
+    th = np.arctan2(np.hypot(d_flat[:, 0], d_flat[:, 1]), d_flat[:, 2])
+    ph = np.mod(np.arctan2(d_flat[:, 1], d_flat[:, 0]), 2 * np.pi)
+    showering = np.flatnonzero(e_flat >= MIN_ENERGY_MEV)
+    prim, cell, e_true = shower_deposits(
+        geom,
+        e_flat[showering],
+        x[showering],
+        y[showering],
+        th[showering],
+        ph[showering],
+        response,
+        rng,
+    )
+    prim = showering[prim]
+    raw = _detector_response(
+        geom, n, offsets, (e_flat, th, ph, x, y), prim, cell, e_true, response, rng
+    )
+    pi0 = {k: v for k, v in d.items() if not k.startswith("photon_")}
+    return raw, pi0

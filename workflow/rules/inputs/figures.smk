@@ -9,6 +9,13 @@ from caloreco.provenance import notebook_imports
 STYLES = ["thesis", "talk"]
 NOTEBOOKS = ["dataset_overview", "model_review"]
 REPORT_DIR = Path(workflow.basedir) / "workflow/report"
+# ECAL stage 4 (two_photon analysis): every figure reads two_photon.json only
+TWO_PHOTON_FIGURES = [
+    "two_photon_resolution",
+    "two_photon_mass",
+    "two_photon_counting",
+    "two_photon_display",
+]
 
 
 def metrics_targets(dataset):
@@ -26,6 +33,8 @@ def metrics_targets(dataset):
         targets.append(f"results/{d}/metrics/pairs_seeds.json")
     if "attribution" in analyses(d):
         targets.append(f"results/{d}/metrics/attribution.json")
+    if "two_photon" in analyses(d):
+        targets.append(f"results/{d}/metrics/two_photon.json")
     return targets
 
 
@@ -51,6 +60,8 @@ def model_names(dataset):
         names += [REGRESSOR_MODEL[n] for n in regressor_names(dataset)]
     if "pairs" in analyses(dataset):
         names += ["pair_classifier", "pair_tiny"]
+    if "two_photon" in analyses(dataset):
+        names += ["photon_counter", "two_photon_regressor"]
     return names + attribution_models(dataset)
 
 
@@ -80,6 +91,8 @@ def figure_kinds(dataset):
             kinds.append("resolution")
         if ds.get("regression", {}).get("compare_absolute_position"):
             kinds.append("abspos")
+    if "two_photon" in analyses(dataset):
+        kinds += TWO_PHOTON_FIGURES
     return kinds + attribution_figure_kinds(dataset)
 
 
@@ -120,6 +133,8 @@ def figure_inputs(wildcards, kind):
     res = f"results/{d}"
     if kind in ATTRIBUTION_FIGURES:
         return attribution_figure_inputs(wildcards, kind)
+    if kind in TWO_PHOTON_FIGURES:
+        return {"metrics": f"{res}/metrics/two_photon.json"}
     if kind == "event_display":
         shown = display_methods(d)
         return {
@@ -205,6 +220,7 @@ def numbers_inputs(wildcards):
             "attribution",
             "anomaly",
             "pixel_selection",
+            "two_photon",
         )
     ]
 

@@ -776,7 +776,7 @@ def result_from_arrays(arrays: Mapping[str, np.ndarray]) -> TwoShowerResult:
     Raises:
         ValueError: a field of :class:`TwoShowerResult` is missing.
     """
-    missing = [k for k in TwoShowerResult._fields if f"fit_{k}" not in arrays]
+    missing = [f"fit_{k}" for k in TwoShowerResult._fields if f"fit_{k}" not in arrays]
     if missing:
-        raise ValueError(f"arrays: two-shower fit fields {missing} missing")
+        raise ValueError(f"arrays: two-shower fit arrays {missing} missing")
     return TwoShowerResult(*(np.asarray(arrays[f"fit_{k}"]) for k in TwoShowerResult._fields))

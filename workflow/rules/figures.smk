@@ -88,6 +88,7 @@ rule figure_index:
 rule notebook:
     input:
         results=lambda wc: metrics_targets(wc.dataset),
+        clusters=notebook_clusters,
         notebook=notebook_path,
         style=str(Path(workflow.basedir) / "workflow/styles/talk.mplstyle"),
     output:

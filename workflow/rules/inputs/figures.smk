@@ -44,6 +44,20 @@ def notebook_path(wildcards):
     )
 
 
+def notebook_clusters(wildcards):
+    """The cluster tables the dataset_overview notebook reads: every chunk table of a camera
+    dataset's methods, the cell tables of a hit dataset's scored methods. Listed so that the
+    notebook never runs beside a clustering job (data without truth has no metrics file that
+    would wait for them)."""
+    if is_imaging(wildcards.dataset):
+        return per_chunk(
+            "results/{dataset}/clusters/{method}/chunk-{chunk}.parquet",
+            wildcards,
+            method=methods(wildcards.dataset),
+        )
+    return scored_tables(wildcards, "cells")
+
+
 def style_file(wildcards):
     return str(Path(workflow.basedir) / f"workflow/styles/{wildcards.style}.mplstyle")
 

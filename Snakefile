@@ -27,6 +27,7 @@ include: "workflow/rules/figures.smk"
 
 localrules:
     all,
+    analysis,
     thesis,
     talk,
 
@@ -35,6 +36,13 @@ rule all:
     default_target: True
     input:
         all_targets(),
+
+
+# everything but the thesis and talk figures: metrics, tables, notebooks, numbers.tex (on a
+# cluster, figures are local jobs: draw them afterwards with `thesis` / `talk`)
+rule analysis:
+    input:
+        analysis_targets(),
 
 
 # figures and numbers only (re-drawn after a style change; the analysis must exist or is run)

@@ -110,6 +110,30 @@ def test_compton_consistency_exact_scatter_and_forbidden():
     assert compton_consistency(e1, e2, p1, p2)[0] == COMPTON_INVALID
 
 
+def test_compton_consistency_measures_the_first_direction_from_the_target():
+    # the exact 60 degree scatter of the test above, with the whole geometry moved by a target
+    # offset: from that target it is exact again, from the origin it is not
+    e0, theta = 1.0, np.pi / 3
+    e_scat = e0 / (1 + e0 / ELECTRON_MASS_MEV * (1 - np.cos(theta)))
+    target = np.array([40.0, -25.0, 10.0])
+    p1 = np.array([[0.0, 0.0, 300.0], [0.0, 0.0, 200.0]]) + target
+    p2 = p1 + 50.0 * np.array([np.sin(theta), 0.0, np.cos(theta)])
+    e1, e2 = np.full(2, e0 - e_scat), np.full(2, e_scat)
+    np.testing.assert_allclose(compton_consistency(e1, e2, p1, p2, target=target), 0.0, atol=1e-9)
+    # a target given as a list, or as a (1, 3) row, is the same point
+    np.testing.assert_allclose(
+        compton_consistency(e1, e2, p1, p2, target=[target.tolist()]), 0.0, atol=1e-9
+    )
+    # from the origin the first leg points along (40, -25, 310): the geometric angle is off by
+    # the angle between that and +z (hand computation, per row)
+    off = compton_consistency(e1, e2, p1, p2)
+    leg = p1 / np.linalg.norm(p1, axis=1, keepdims=True)
+    out = (p2 - p1) / 50.0
+    geo = np.arccos(np.sum(leg * out, axis=1))
+    np.testing.assert_allclose(off, np.abs(geo - theta), atol=1e-9)
+    assert np.all(off > 0.05)
+
+
 def test_no_truth_and_missing_columns():
     clusters = _clusters([(1, 0, 1.0, 1.0, 1.0, 0.0, 0), (1, 1, 2.0, 1.2, 1.0, 0.0, 0)])
     pairs = make_pairs(clusters.drop(columns=["primary", "purity"]))

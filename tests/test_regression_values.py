@@ -134,6 +134,76 @@ def test_s_curve_energy_bins_keep_their_own_maps():
         fit_s_curve(cog[:10], truth[:10], PITCH)
 
 
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_isotonic_equals_scikit_learns_weighted_pool_adjacent_violators(seed):
+    from sklearn.isotonic import IsotonicRegression
+
+    from caloreco.regression.log_cog import _isotonic
+
+    rng = np.random.default_rng(seed)
+    n = 40
+    # a rising trend with noise: many violators, pooled blocks of several lengths
+    y = np.linspace(-0.5, 0.5, n) + rng.normal(0, 0.15, n)
+    w = rng.uniform(0.5, 20.0, n)
+    ref = IsotonicRegression(increasing=True).fit_transform(np.arange(n), y, sample_weight=w)
+    got = _isotonic(y, w)
+    assert got.shape == (n,)
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-12)
+    assert np.any(np.diff(y) < 0) and np.all(np.diff(got) >= -1e-15)
+
+
+def test_isotonic_by_hand():
+    from caloreco.regression.log_cog import _isotonic
+
+    # monotone input is returned unchanged
+    np.testing.assert_array_equal(_isotonic(np.array([1.0, 2.0, 3.0]), np.ones(3)), [1, 2, 3])
+    # one violator pooled with its neighbour by weight: (3*1 + 1*3) / 4 = 1.5
+    np.testing.assert_allclose(
+        _isotonic(np.array([0.0, 3.0, 1.0, 4.0]), np.array([1.0, 1.0, 3.0, 1.0])),
+        [0.0, 1.5, 1.5, 4.0],
+    )
+    # a late low value pools back across the earlier blocks, one at a time: (3 + 0) / 3 = 1,
+    # then 2 > 1 pools (2 + 3) / 4 = 1.25, and 1 < 1.25 stops
+    np.testing.assert_allclose(
+        _isotonic(np.array([1.0, 2.0, 3.0, 0.0]), np.array([4.0, 1.0, 1.0, 2.0])),
+        [1.0, 1.25, 1.25, 1.25],
+    )
+    # with a heavy last point it pools all the way back: (1 + 2 + 3 + 0 * 5) / 8 = 0.75
+    np.testing.assert_allclose(
+        _isotonic(np.array([1.0, 2.0, 3.0, 0.0]), np.array([1.0, 1.0, 1.0, 5.0])),
+        [0.75, 0.75, 0.75, 0.75],
+    )
+
+
+def test_s_curve_with_sparse_bins_interpolates_or_falls_back_to_identity():
+    rng = np.random.default_rng(5)
+    # every point in two u bins only (u = -0.2 and +0.2 of 4 bins), v = 0.5 u: the two good
+    # bins are interpolated (and extrapolated) linearly across the cell
+    cell = rng.integers(1, 4, 200).astype(np.float64)
+    u = np.where(rng.random(200) < 0.5, -0.2, 0.2)
+    params = fit_s_curve((cell + u) * PITCH, (cell + 0.5 * u) * PITCH, PITCH, n_u_bins=4)
+    v = np.array(params["v_nodes"])[0, 0]
+    u_nodes = np.array(params["u_nodes"])
+    np.testing.assert_allclose(u_nodes, [-0.5, -0.375, -0.125, 0.125, 0.375, 0.5])
+    # bin means at u_mid -0.375..0.375 are the linear map through (-0.2,-0.1), (0.2, 0.1)
+    # evaluated with np.interp, i.e. clamped outside [-0.125, 0.125]: -0.125+(-0.1+0.125)...
+    d_good = np.array([-0.1 - -0.125, 0.1 - 0.125])  # mean v minus bin centre, bins 1 and 2
+    d = np.interp([-0.375, -0.125, 0.125, 0.375], [-0.125, 0.125], d_good)
+    m = np.array([-0.375, -0.125, 0.125, 0.375]) + d
+    lo = m[0] - (m[1] - m[0]) * (-0.375 + 0.5) / 0.25
+    hi = m[-1] + (m[-1] - m[-2]) * (0.5 - 0.375) / 0.25
+    np.testing.assert_allclose(v, [lo, *m, hi], atol=1e-12)
+    # with min_entries above every bin's count no bin is good: the identity map
+    ident = fit_s_curve(
+        (cell + u) * PITCH, (cell + 0.5 * u) * PITCH, PITCH, n_u_bins=4, min_entries=10_000
+    )
+    np.testing.assert_allclose(np.array(ident["v_nodes"])[0, 0], u_nodes, atol=1e-12)
+    # one good bin is not enough for a slope: identity too
+    one = np.full(200, 0.2)
+    ident1 = fit_s_curve((cell + one) * PITCH, (cell + 0.5 * one) * PITCH, PITCH, n_u_bins=4)
+    np.testing.assert_allclose(np.array(ident1["v_nodes"])[0, 0], u_nodes, atol=1e-12)
+
+
 # ----------------------------------------------------------------------------- energy
 
 

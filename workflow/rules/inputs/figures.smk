@@ -244,9 +244,9 @@ def style_targets(style):
     return figure_files(style) + ["results/tex/numbers.tex", "results/figures/index.md"]
 
 
-def all_targets():
-    """Every dataset's raw chunks, QA figure and metrics, the figures of both styles, the
-    numbers, the index and the notebooks."""
+def analysis_targets():
+    """Every dataset's raw chunks, QA figure and metrics, the notebooks and the numbers: all
+    but the thesis and talk figures."""
     targets = []
     for d in DATASETS:
         targets += expand("results/{d}/raw/chunk-{c}.root", d=d, c=chunks(d))
@@ -259,4 +259,10 @@ def all_targets():
         notebook=NOTEBOOKS,
         ext=["ipynb", "html"],
     )
-    return targets + style_targets("thesis") + style_targets("talk") + notebooks
+    return targets + notebooks + ["results/tex/numbers.tex"]
+
+
+def all_targets():
+    """The analysis and the figures of both styles with their index."""
+    extra = style_targets("thesis") + style_targets("talk")
+    return analysis_targets() + [f for f in extra if f != "results/tex/numbers.tex"]

@@ -36,11 +36,13 @@ lint: venv
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 	$(BIN)/snakemake --lint --configfile config/test.yaml
 
+# unit tests in parallel (pytest-xdist, one worker a core); the workflow tests share one run of
+# config/test.yaml (a session fixture), so they stay in one process that gives Snakemake the cores
 unit: venv
-	$(BIN)/python -m pytest -m "not workflow and not slurm"
+	$(BIN)/python -m pytest -m "not workflow and not slurm" -n $(CORES)
 
-test: venv lint
-	$(BIN)/python -m pytest
+test: venv lint unit
+	$(BIN)/python -m pytest -m "workflow or slurm"
 
 bench: venv
 	$(BIN)/python benchmarks/run_all.py --out results/benchmarks.json

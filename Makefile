@@ -42,7 +42,7 @@ unit: venv
 	$(BIN)/python -m pytest -m "not workflow and not slurm" -n $(CORES)
 
 test: venv lint unit
-	$(BIN)/python -m pytest -m "workflow or slurm"
+	$(BIN)/python -m pytest -m "workflow or slurm" --durations=15
 
 bench: venv
 	$(BIN)/python benchmarks/run_all.py --out results/benchmarks.json

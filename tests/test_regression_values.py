@@ -566,6 +566,50 @@ def test_energy_calibration_drops_exactly_the_outliers_beyond_four_robust_sigmas
         fit_energy_calibration(raw[41:50], e_true[41:50])
 
 
+def test_energy_calibration_below_one_mev_and_outliers_just_past_four_sigma():
+    """Energies below 1 MeV count like any other (nothing is cut at 1); residuals at 4.6 robust
+    sigmas are dropped and those at 3.5 kept (the cut is at 4, not 5)."""
+    rng = np.random.default_rng(7)
+    n = 400
+    e_true = rng.uniform(0.1, 0.9, n)  # MeV: a low-energy calibration line
+    noise = rng.normal(0.0, 0.01, n)
+    raw = e_true / 1.07 * (1.0 + noise)
+    got = fit_energy_calibration(raw, e_true)
+    assert got["n"] == n
+    A = np.column_stack([raw / e_true, 1.0 / e_true])
+    (slope, offset), *_ = np.linalg.lstsq(A, np.ones(n), rcond=None)
+    assert got["slope"] == pytest.approx(slope, rel=1e-9)
+    assert got["offset_mev"] == pytest.approx(offset, rel=1e-6, abs=1e-12)
+    # ten windows 4.6 robust sigmas low, ten 3.5 high (sigma from the MAD of the inliers)
+    sigma = 1.4826 * np.median(np.abs(noise - np.median(noise)))
+    out = raw.copy()
+    out[:10] = e_true[:10] / 1.07 * (1.0 - 4.6 * sigma)
+    out[10:20] = e_true[10:20] / 1.07 * (1.0 + 3.5 * sigma)
+    assert fit_energy_calibration(out, e_true)["n"] == n - 10
+
+
+def test_containments_take_the_depth_and_profile_they_are_given():
+    e = np.array([5e3, 80e3])
+    alpha, beta = gflash_mean_profile(e)
+    # a thin module of 0.5 X0 is valid and contains the Gamma CDF up to there
+    np.testing.assert_allclose(
+        longitudinal_containment(e, depth_x0=0.5), stats.gamma.cdf(0.5, alpha, scale=1 / beta)
+    )
+    # a module of 15 X0: energy_estimate undoes the leakage of that depth, not of the default
+    x, y = np.array([2.1, 1.8]) * PITCH, np.array([2.0, 2.2]) * PITCH
+    w = lednev_window_fractions(x, y, 5, PITCH) * e[:, None, None]
+    dep = w * longitudinal_containment(e, depth_x0=15.0)[:, None, None]
+    assert energy_estimate(dep, x, y, PITCH, depth_x0=15.0) == pytest.approx(e, rel=1e-4)
+    assert np.abs(energy_estimate(dep, x, y, PITCH) / e - 1).max() > 1e-3
+    # window containment with another transverse profile (both a and b) is that profile's
+    from caloreco.regression.lednev import LEDNEV_A, LEDNEV_B
+
+    a, b = LEDNEV_A, 1.5 * LEDNEV_B
+    ref = lednev_window_fractions(x, y, 3, PITCH, a, b).sum(axis=(1, 2))
+    np.testing.assert_allclose(window_containment(x, y, 3, PITCH, a, b), ref)
+    assert np.abs(ref - window_containment(x, y, 3, PITCH)).max() > 1e-3
+
+
 def test_windows_at_the_detector_edge_read_zero_not_the_next_event():
     """A seed on the last row: the window rows beyond the detector read 0 and set ``outside``;
     a cell one row past the edge must not alias the next event's first row (its key would be

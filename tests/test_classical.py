@@ -154,6 +154,33 @@ def test_log_cog_estimator_round_trip():
         LogCogEstimator(PITCH).predict(w)
 
 
+def test_log_cog_estimator_calibrates_on_the_energy_of_its_own_positions():
+    """The calibration is fitted on the containment-corrected energies at the fitted (x, y):
+    noiseless showers need no calibration (slope 1, offset 0), with or without the
+    longitudinal correction, as long as the correction matches the windows."""
+    rng = np.random.default_rng(8)
+    n = 3000
+    for leakage in (True, False):
+        # 3x3 windows, x across the cell and y near its centre: the containment at (x, y)
+        # differs from that at (y, y) or (x, x) by several per cent
+        x, y = rng.uniform(0.5, 1.5, n) * PITCH, rng.uniform(0.95, 1.05, n) * PITCH
+        e = rng.uniform(2e3, 200e3, n)
+        dep = e * (longitudinal_containment(e) if leakage else 1.0)
+        w = lednev_window_fractions(x, y, 3, PITCH) * dep[:, None, None]
+        t = np.column_stack([x, y, e])
+        est = LogCogEstimator(PITCH, longitudinal=leakage).fit(w, t)
+        cal = est.params["energy_calibration"]
+        assert cal["slope"] == pytest.approx(1.0, abs=5e-4), leakage
+        assert abs(cal["offset_mev"]) < 5.0, leakage
+        assert np.abs(est.predict(w)[:, 2] / e - 1).max() < 1e-3
+    # without calibration the energies are the containment-corrected window sums themselves
+    w, t = lednev_showers(500, rng)
+    raw = LogCogEstimator(PITCH, calibrate_energy=False).fit(w, t)
+    assert raw.params["energy_calibration"] is None
+    p = raw.predict(w)
+    np.testing.assert_allclose(p[:, 2], energy_estimate(w, p[:, 0], p[:, 1], PITCH), rtol=1e-12)
+
+
 def test_profile_fit_recovers_noiseless_showers():
     rng = np.random.default_rng(2)
     w, t = lednev_showers(1000, rng, cell=(1.0, 3.0))

@@ -20,11 +20,12 @@ from caloreco.regression.profile_fit import profile_fit
 PITCH = 38.3
 
 
-def lednev_showers(n, rng, energy=(2e3, 200e3), size=5, leakage=True, cell=(1.5, 2.5)):
+def lednev_showers(n, rng, energy=(2e3, 200e3), size=5, leakage=True, cell=(1.5, 2.5), cell_y=None):
     """Noiseless windows of photons uniformly inside the central cell (exact Lednev sharing),
-    with the mean longitudinal leakage of the module when ``leakage``."""
+    with the mean longitudinal leakage of the module when ``leakage``; ``cell_y`` (cells) gives
+    y its own range."""
     x = rng.uniform(*cell, n) * PITCH
-    y = rng.uniform(*cell, n) * PITCH
+    y = rng.uniform(*(cell if cell_y is None else cell_y), n) * PITCH
     e = rng.uniform(*energy, n)
     deposit = e * (longitudinal_containment(e) if leakage else 1.0)
     w = lednev_window_fractions(x, y, size, PITCH) * deposit[:, None, None]
@@ -163,11 +164,8 @@ def test_log_cog_estimator_calibrates_on_the_energy_of_its_own_positions():
     for leakage in (True, False):
         # 3x3 windows, x across the cell and y near its centre: the containment at (x, y)
         # differs from that at (y, y) or (x, x) by several per cent
-        x, y = rng.uniform(0.5, 1.5, n) * PITCH, rng.uniform(0.95, 1.05, n) * PITCH
-        e = rng.uniform(2e3, 200e3, n)
-        dep = e * (longitudinal_containment(e) if leakage else 1.0)
-        w = lednev_window_fractions(x, y, 3, PITCH) * dep[:, None, None]
-        t = np.column_stack([x, y, e])
+        w, t = lednev_showers(n, rng, size=3, leakage=leakage, cell=(0.5, 1.5), cell_y=(0.95, 1.05))
+        e = t[:, 2]
         est = LogCogEstimator(PITCH, longitudinal=leakage).fit(w, t)
         cal = est.params["energy_calibration"]
         assert cal["slope"] == pytest.approx(1.0, abs=5e-4), leakage

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
+from sklearn.isotonic import IsotonicRegression
 
 from caloreco.events import RawEvents
 from caloreco.geometry import ecal_geometry
@@ -22,8 +23,8 @@ from caloreco.regression.energy import (
     longitudinal_containment,
     window_containment,
 )
-from caloreco.regression.lednev import lednev_window_fractions
-from caloreco.regression.log_cog import apply_s_curve, fit_s_curve, log_cog
+from caloreco.regression.lednev import LEDNEV_A, LEDNEV_B, lednev_window_fractions
+from caloreco.regression.log_cog import _isotonic, apply_s_curve, fit_s_curve, log_cog
 from caloreco.regression.profile_fit import coral_cell_sigma, profile_fit
 from caloreco.regression.windows import cluster_windows
 
@@ -136,10 +137,6 @@ def test_s_curve_energy_bins_keep_their_own_maps():
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
 def test_isotonic_equals_scikit_learns_weighted_pool_adjacent_violators(seed):
-    from sklearn.isotonic import IsotonicRegression
-
-    from caloreco.regression.log_cog import _isotonic
-
     rng = np.random.default_rng(seed)
     n = 40
     # a rising trend with noise: many violators, pooled blocks of several lengths
@@ -153,8 +150,6 @@ def test_isotonic_equals_scikit_learns_weighted_pool_adjacent_violators(seed):
 
 
 def test_isotonic_by_hand():
-    from caloreco.regression.log_cog import _isotonic
-
     # monotone input is returned unchanged
     np.testing.assert_array_equal(_isotonic(np.array([1.0, 2.0, 3.0]), np.ones(3)), [1, 2, 3])
     # one violator pooled with its neighbour by weight: (3*1 + 1*3) / 4 = 1.5
@@ -602,8 +597,6 @@ def test_containments_take_the_depth_and_profile_they_are_given():
     assert energy_estimate(dep, x, y, PITCH, depth_x0=15.0) == pytest.approx(e, rel=1e-4)
     assert np.abs(energy_estimate(dep, x, y, PITCH) / e - 1).max() > 1e-3
     # window containment with another transverse profile (both a and b) is that profile's
-    from caloreco.regression.lednev import LEDNEV_A, LEDNEV_B
-
     a, b = LEDNEV_A, 1.5 * LEDNEV_B
     ref = lednev_window_fractions(x, y, 3, PITCH, a, b).sum(axis=(1, 2))
     np.testing.assert_allclose(window_containment(x, y, 3, PITCH, a, b), ref)

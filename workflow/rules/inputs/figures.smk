@@ -264,5 +264,5 @@ def analysis_targets():
 
 def all_targets():
     """The analysis and the figures of both styles with their index."""
-    extra = style_targets("thesis") + style_targets("talk")
-    return analysis_targets() + [f for f in extra if f != "results/tex/numbers.tex"]
+    figures = figure_files("thesis") + figure_files("talk")
+    return analysis_targets() + figures + ["results/figures/index.md"]

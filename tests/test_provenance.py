@@ -124,6 +124,32 @@ def test_every_import_form_is_found(tmp_path):
         rule_code_hash("nope", root=root)
 
 
+def test_imports_in_every_kind_of_block_are_found(tmp_path):
+    """Imports are statements and may sit in any block; each block kind hides a different module
+    (the search walks statements only, never expressions)."""
+    blocks = {
+        "m_class": "class C:\n    import caloreco.m_class\n",
+        "m_method": "class C:\n    def f(self):\n        import caloreco.m_method\n",
+        "m_async": "async def f():\n    import caloreco.m_async\n",
+        "m_else": "if X:\n    pass\nelif Y:\n    pass\nelse:\n    import caloreco.m_else\n",
+        "m_except": "try:\n    pass\nexcept ImportError:\n    import caloreco.m_except\n",
+        "m_try_else": "try:\n    pass\nexcept E:\n    pass\nelse:\n    import caloreco.m_try_else\n",
+        "m_finally": "try:\n    pass\nfinally:\n    import caloreco.m_finally\n",
+        "m_with": "with ctx():\n    import caloreco.m_with\n",
+        "m_for_else": "for i in x:\n    pass\nelse:\n    import caloreco.m_for_else\n",
+        "m_while": "while x:\n    from caloreco import m_while\n",
+        "m_case": "match x:\n    case 1:\n        import caloreco.m_case\n",
+    }
+    files = {"__init__.py": "", "host.py": "".join(blocks.values())}
+    files.update({f"{m}.py": "" for m in blocks})
+    root = _write(tmp_path / "caloreco", files)
+    assert direct_imports("caloreco.host", root) == {"caloreco", *(f"caloreco.{m}" for m in blocks)}
+    # a quoted name only in an expression deep inside a call is still a by-name reference
+    (root / "host.py").write_text('x = f(g(["caloreco.m_case:run"]))\n')
+    assert direct_imports("caloreco.host", root) == {"caloreco", "caloreco.m_case"}
+    assert direct_imports("caloreco.host", root, follow_names=False) == set()
+
+
 @pytest.mark.parametrize("rule", STAGES)
 def test_closure_holds_every_module_python_imports(rule):
     """Whatever Python itself loads when importing a stage module is in its closure (the static

@@ -90,24 +90,58 @@ def _resolve_from(module: str, level: int, target: str | None, root: Path) -> st
     return ".".join(base + ([target] if target else []))
 
 
+# a quoted package module name somewhere in the source: only then are string constants looked at
+_QUOTED_NAME = re.compile(
+    rb"""["']%s(?:\.[A-Za-z_][A-Za-z0-9_]*)+(?::[A-Za-z_][A-Za-z0-9_]*)?["']""" % PACKAGE.encode()
+)
+# the fields of a statement that hold statements: imports are statements, so the search for them
+# never descends into expressions (most of a module's nodes)
+_BLOCKS = ("body", "orelse", "finalbody", "handlers", "cases")
+
+
+def _import_statements(tree: ast.Module) -> Iterable[ast.Import | ast.ImportFrom]:
+    """Every import statement of a module, at any depth (functions, classes, if/try blocks)."""
+    stack: list[ast.AST] = list(tree.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield node
+            continue
+        for field in _BLOCKS:
+            stack.extend(getattr(node, field, None) or ())
+
+
 @lru_cache(maxsize=4096)
-def _direct(name: str, root: Path, stamp: tuple[int, int], follow_names: bool) -> frozenset[str]:
+def _scan(name: str, root: Path, stamp: tuple[int, int]) -> tuple[frozenset[str], frozenset[str]]:
+    """(imported names, by-name references) of module ``name``, from one parse of its source;
+    ``stamp`` (mtime, size) makes an edited file be read again."""
     path = module_file(name, root)
     assert path is not None
-    tree = ast.parse(path.read_bytes(), filename=str(path))
-    found: set[str] = set()
-    for node in ast.walk(tree):
+    src = path.read_bytes()
+    tree = ast.parse(src, filename=str(path))
+    imported: set[str] = set()
+    for node in _import_statements(tree):
         if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            src = _resolve_from(name, node.level, node.module, root)
-            found.add(src)
+            imported.update(alias.name for alias in node.names)
+        else:
+            base = _resolve_from(name, node.level, node.module, root)
+            imported.add(base)
             # ``from pkg import sub`` imports the submodule ``pkg.sub`` when there is one
-            found.update(f"{src}.{alias.name}" for alias in node.names if alias.name != "*")
-        elif follow_names and isinstance(node, ast.Constant) and isinstance(node.value, str):
-            m = _NAMED.match(node.value)
-            if m:
-                found.add(m.group(1))
+            imported.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
+    named: set[str] = set()
+    if _QUOTED_NAME.search(src):
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str):
+                m = _NAMED.match(node.value)
+                if m:
+                    named.add(m.group(1))
+    return frozenset(imported), frozenset(named)
+
+
+@lru_cache(maxsize=4096)
+def _direct(name: str, root: Path, stamp: tuple[int, int], follow_names: bool) -> frozenset[str]:
+    imported, named = _scan(name, root, stamp)
+    found = imported | named if follow_names else imported
     out: set[str] = set()
     for mod in found:
         if module_file(mod, root) is not None:

@@ -53,6 +53,7 @@ def rule_resources(tmp_path_factory) -> dict[str, dict]:
                         for a in ATTEMPTS
                     ]
                 entry["threads"] = rule.resources["_cores"].value
+                entry["wildcards"] = set(rule.wildcard_names)
                 out[rule.name] = entry
     finally:
         os.chdir(cwd)
@@ -104,6 +105,20 @@ def test_profile_retries_and_defaults():
     assert base["retries"] >= 2
     assert base["default-resources"]["mem_mb"] > 0 and base["default-resources"]["runtime"] > 0
     assert base["rerun-incomplete"] is True
+
+
+def test_profile_groups_bundle_per_chunk_rules_only(rule_resources):
+    """The `chunk` group bundles the steps of one chunk: a rule without the chunk wildcard in it
+    would join every chunk of a dataset into one job (no parallelism on a big study)."""
+    base = yaml.safe_load((REPO / "profiles/slurm/config.yaml").read_text())
+    groups = dict(entry.split("=") for entry in base["groups"])
+    assert set(groups) <= set(rule_resources), set(groups) - set(rule_resources)
+    chunk_rules = {r for r, g in groups.items() if g == "chunk"}
+    assert {"simulate", "cluster", "pairs", "windows"} <= chunk_rules
+    for rule in chunk_rules:
+        assert "chunk" in rule_resources[rule]["wildcards"], rule
+    # a local rule in a group would be sent to the cluster with it
+    assert not {r for r in groups if rule_resources[r]["local"]}
 
 
 def test_ci_overlay_only_adds_keys_to_the_workflow_profile():

@@ -22,6 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from conftest import REPO, TIMING_KEYS, snakemake_cmd
 
@@ -40,7 +41,11 @@ BASE_MEM_MB = 300
 TOY_TIMEOUT_S = 300
 WORKFLOW_TIMEOUT_S = 1500
 
-SUBMITTED = re.compile(r"Job \d+ has been submitted with SLURM jobid (\d+) \(log: .*/rule_(\w+)/")
+#: a submission in Snakemake's log: (SLURM job id, rule); a group job (profiles/slurm `groups`) is
+#: named ``group_<group>_<its rules>``
+SUBMITTED = re.compile(
+    r"Job [\w-]+ has been submitted with SLURM jobid (\d+) \(log: .*/(?:rule|group)_(\w+)/"
+)
 
 
 def _unavailable(reason: str) -> None:
@@ -342,7 +347,15 @@ def test_test_config_through_slurm_equals_local_run(slurm_cluster, tmp_path, req
     )
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"config/test.yaml failed through SLURM:\n{log[-6000:]}"
-    assert _submissions(log), "no job went to SLURM"
+    subs = _submissions(log)
+    assert subs, "no job went to SLURM"
+    # profiles/slurm's `chunk` group: one job per chunk (names: chunk_<its rules>), not one a step
+    groups = [rule for rule, _ in subs if rule.startswith("chunk_")]
+    n_chunks = sum(
+        ds["chunks"] for ds in yaml.safe_load(TEST_CONFIG.read_text())["datasets"].values()
+    )
+    assert len(groups) >= n_chunks, subs
+    assert not {"simulate", "simulate_images", "cluster", "pairs"} & {r for r, _ in subs}, subs
     _report(pytestconfig, "config/test.yaml", log)
     _to_terminal(
         pytestconfig,

@@ -5,7 +5,6 @@ closure itself is checked against hand-written import graphs and against Python'
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -188,25 +187,6 @@ print(json.dumps(out))
 def loaded_by_stage() -> dict[str, set[str]]:
     """{rule: the package modules Python loads when importing caloreco.stages.<rule>}."""
     env = {"PYTHONPATH": str(PACKAGE_ROOT.parent), "PATH": "/usr/bin:/bin"}
-    if not hasattr(os, "fork"):  # one interpreter a stage
-        code = (
-            "import sys, json, importlib; importlib.import_module('caloreco.stages.' + sys.argv[1]); "
-            "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'caloreco')))"
-        )
-        return {
-            rule: set(
-                json.loads(
-                    subprocess.run(
-                        [sys.executable, "-c", code, rule],
-                        capture_output=True,
-                        text=True,
-                        check=True,
-                        env=env,
-                    ).stdout
-                )
-            )
-            for rule in STAGES
-        }
     proc = subprocess.run(
         [sys.executable, "-c", _LOADED_BY_STAGE, *STAGES],
         capture_output=True,

@@ -256,3 +256,35 @@ def test_notebook_imports_are_read_from_the_code_cells(tmp_path):
     path.write_text("not json")
     with pytest.raises(ValueError, match=r"n\.ipynb"):
         notebook_imports(path)
+
+
+def _closure_in_new_process(root: Path, module: str) -> list[str]:
+    code = f"from caloreco.provenance import closure; print(closure({module!r}, {str(root)!r}))"
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    return eval(out)  # noqa: S307 (a list of names printed by the child above)
+
+
+def test_parse_cache_on_disk_is_used_only_for_the_source_it_was_parsed_from(tmp_path):
+    root = _write(
+        tmp_path / "caloreco",
+        {"__init__.py": "", "a.py": "import caloreco.b\n", "b.py": "", "c.py": ""},
+    )
+    want = ["caloreco", "caloreco.a", "caloreco.b"]
+    assert _closure_in_new_process(root, "caloreco.a") == want
+    # the first process left its parse of a.py on disk, keyed by the source's digest
+    cache = provenance._ScanCache.file(root)
+    entries = json.loads(cache.read_text())
+    assert entries["caloreco.a:a.py"][1] == ["caloreco.b"]
+    # an entry for the same digest is trusted: a forged one shows that it is read ...
+    entries["caloreco.a:a.py"][1] = ["caloreco.c"]
+    cache.write_text(json.dumps(entries))
+    assert _closure_in_new_process(root, "caloreco.a") == ["caloreco", "caloreco.a", "caloreco.c"]
+    # ... and an edited source (another digest) is parsed again, whatever the cache says
+    (root / "a.py").write_text("import caloreco.b  # edited\n")
+    assert _closure_in_new_process(root, "caloreco.a") == want
+    # an unreadable cache is ignored and rewritten
+    cache.write_text("{not json")
+    assert _closure_in_new_process(root, "caloreco.a") == want
+    assert json.loads(cache.read_text())["caloreco.a:a.py"][1] == ["caloreco.b"]

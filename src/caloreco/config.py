@@ -37,7 +37,9 @@ def validate_config(config: Mapping[str, Any], schema_path: str | Path) -> None:
     """
     import jsonschema
 
-    schema = yaml.safe_load(Path(schema_path).read_text())
+    # libyaml's loader when there is one: the schema is read in every Snakemake process
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    schema = yaml.load(Path(schema_path).read_text(), Loader=loader)  # noqa: S506 (a safe loader)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(dict(config)), key=lambda e: list(e.absolute_path))
     if errors:

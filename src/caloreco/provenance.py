@@ -20,8 +20,12 @@ What counts as an import of module ``m``:
 from __future__ import annotations
 
 import ast
+import atexit
 import hashlib
+import json
+import os
 import re
+import sys
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
@@ -111,13 +115,8 @@ def _import_statements(tree: ast.Module) -> Iterable[ast.Import | ast.ImportFrom
             stack.extend(getattr(node, field, None) or ())
 
 
-@lru_cache(maxsize=4096)
-def _scan(name: str, root: Path, stamp: tuple[int, int]) -> tuple[frozenset[str], frozenset[str]]:
-    """(imported names, by-name references) of module ``name``, from one parse of its source;
-    ``stamp`` (mtime, size) makes an edited file be read again."""
-    path = module_file(name, root)
-    assert path is not None
-    src = path.read_bytes()
+def _parse_imports(name: str, path: Path, src: bytes, root: Path) -> tuple[list[str], list[str]]:
+    """(imported names, by-name references) of module ``name`` from one parse of ``src``."""
     tree = ast.parse(src, filename=str(path))
     imported: set[str] = set()
     for node in _import_statements(tree):
@@ -135,7 +134,78 @@ def _scan(name: str, root: Path, stamp: tuple[int, int]) -> tuple[frozenset[str]
                 m = _NAMED.match(node.value)
                 if m:
                     named.add(m.group(1))
-    return frozenset(imported), frozenset(named)
+    return sorted(imported), sorted(named)
+
+
+class _ScanCache:
+    """Parse results kept on disk, like bytecode: ``<root>/__pycache__/provenance.<tag>.json``.
+
+    Every Snakemake process (each SLURM job starts two) hashes every rule's closure, and parsing
+    the package's sources is most of that. An entry is keyed by module name and file name and
+    holds the SHA-256 of the source it was parsed from: a changed file is parsed again, so the
+    cache can be stale but never wrong. It is written once at exit, merged with what other
+    processes wrote meanwhile (atomic replace); an unreadable or unwritable cache is ignored.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[Path, dict[str, list]] = {}
+        self._dirty: set[Path] = set()
+        atexit.register(self.save)
+
+    @staticmethod
+    def file(root: Path) -> Path:
+        return root / "__pycache__" / f"provenance.{sys.implementation.cache_tag}.json"
+
+    @classmethod
+    def _read(cls, root: Path) -> dict[str, list]:
+        try:
+            data = json.loads(cls.file(root).read_text())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def lookup(self, root: Path, key: str, digest: str) -> tuple[list[str], list[str]] | None:
+        if root not in self._entries:
+            self._entries[root] = self._read(root)
+        hit = self._entries[root].get(key)
+        if isinstance(hit, list) and len(hit) == 3 and hit[0] == digest:
+            return hit[1], hit[2]
+        return None
+
+    def store(self, root: Path, key: str, digest: str, found: tuple[list[str], list[str]]) -> None:
+        self._entries.setdefault(root, {})[key] = [digest, *found]
+        self._dirty.add(root)
+
+    def save(self) -> None:
+        for root in sorted(self._dirty):
+            path = self.file(root)
+            merged = {**self._read(root), **self._entries[root]}
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+            try:
+                path.parent.mkdir(exist_ok=True)
+                tmp.write_text(json.dumps(merged, sort_keys=True))
+                os.replace(tmp, path)
+            except OSError:
+                tmp.unlink(missing_ok=True)
+        self._dirty.clear()
+
+
+_SCAN_CACHE = _ScanCache()
+
+
+@lru_cache(maxsize=4096)
+def _scan(name: str, root: Path, stamp: tuple[int, int]) -> tuple[frozenset[str], frozenset[str]]:
+    """(imported names, by-name references) of module ``name``; ``stamp`` (mtime, size) makes
+    an edited file be read again, the source's digest an edited file be parsed again."""
+    path = module_file(name, root)
+    assert path is not None
+    src = path.read_bytes()
+    key, digest = f"{name}:{path.name}", hashlib.sha256(src).hexdigest()
+    found = _SCAN_CACHE.lookup(root, key, digest)
+    if found is None:
+        found = _parse_imports(name, path, src, root)
+        _SCAN_CACHE.store(root, key, digest, found)
+    return frozenset(found[0]), frozenset(found[1])
 
 
 @lru_cache(maxsize=4096)

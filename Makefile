@@ -36,17 +36,13 @@ lint: venv
 	$(BIN)/snakefmt --check Snakefile workflow/rules
 	$(BIN)/snakemake --lint --configfile config/test.yaml
 
-# unit tests in parallel (pytest-xdist, one worker a core)
+# unit tests in parallel (pytest-xdist, one worker a core); the workflow tests share one run of
+# config/test.yaml (a session fixture), so they stay in one process that gives Snakemake the cores
 unit: venv
 	$(BIN)/python -m pytest -m "not workflow and not slurm" -n $(CORES)
 
-# the workflow tests on two pytest-xdist workers, a test file a work unit in the order that
-# tests/conftest.py sets: the SLURM run of config/test.yaml (mostly waiting on the scheduler) on
-# one while the other makes the local run of it that the workflow tests share (made once, under a
-# file lock); run as `pytest -m "workflow or slurm"` alone they need no xdist
 test: venv lint unit
-	$(BIN)/python -m pytest -m "workflow or slurm" -n 2 --dist loadfile --no-loadscope-reorder \
-		--durations=15
+	$(BIN)/python -m pytest -m "workflow or slurm" --durations=15
 
 bench: venv
 	$(BIN)/python benchmarks/run_all.py --out results/benchmarks.json

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import subprocess
@@ -91,66 +90,13 @@ def run_copy(work: Path, *args: str, check: bool = True) -> subprocess.Completed
     return proc
 
 
-def _shared_tmp(tmp_path_factory) -> Path:
-    """This pytest run's temporary root, shared by its pytest-xdist workers (each has its own
-    ``popen-gw<N>`` below it)."""
-    base = tmp_path_factory.getbasetemp()
-    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
-
-
 @pytest.fixture(scope="session")
 def test_run(tmp_path_factory) -> Path:
-    """One complete run of config/test.yaml in a private copy of the workflow, made once per
-    pytest run: with pytest-xdist (``make test``) the first worker to ask for it makes it under a
-    file lock, and the others wait for it and share it (they only read it, or edit and restore it
-    in tests that one file keeps on one worker: see `WORKFLOW_ORDER`)."""
-    root = _shared_tmp(tmp_path_factory) / "test_run"
-    root.mkdir(exist_ok=True)
-    work, done, failed = root / "wf", root / "done", root / "failed"
-    with open(root / "lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if a worker dies
-        if failed.exists():
-            raise AssertionError(
-                f"the shared run of config/test.yaml failed:\n{failed.read_text()}"
-            )
-        if not done.exists():
-            if work.exists():  # left by a worker that died during the run
-                shutil.rmtree(work)
-            copy_workflow(work)
-            shutil.copy2(TEST_CONFIG, work / "test.yaml")
-            try:
-                run_copy(work, "--configfile", "test.yaml", "--cores", "2", "all")
-            except AssertionError as exc:
-                failed.write_text(str(exc))
-                raise
-            done.touch()
+    """One complete run of config/test.yaml in a private copy of the workflow."""
+    work = copy_workflow(tmp_path_factory.mktemp("run") / "wf")
+    shutil.copy2(TEST_CONFIG, work / "test.yaml")
+    run_copy(work, "--configfile", "test.yaml", "--cores", "2", "all")
     return work
-
-
-#: the order in which ``make test`` hands the workflow test files to its two pytest-xdist workers
-#: (``--dist loadfile --no-loadscope-reorder``: a file is a unit, so its module fixtures run once):
-#: the SLURM run (mostly waiting on the scheduler) first on one worker while the other makes the
-#: shared local run (``test_run``), then the files that need no ``test_run``, the rest in
-#: collection order. The tests that edit ``test_run`` in place and restore it (a style, a package
-#: module) are all in test_rerun.py, so that no two of them run at once.
-WORKFLOW_ORDER = (
-    "test_slurm.py",
-    "test_workflow.py",
-    "test_user_data_workflow.py",
-    "test_cygno_import_workflow.py",
-)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Workflow tests last, the files of `WORKFLOW_ORDER` first among them (a stable sort)."""
-    rank = {name: i for i, name in enumerate(WORKFLOW_ORDER)}
-
-    def key(item: pytest.Item) -> int:
-        if not (item.get_closest_marker("workflow") or item.get_closest_marker("slurm")):
-            return -1
-        return rank.get(item.path.name, len(rank))
-
-    items.sort(key=key)
 
 
 def planned_updates(work: Path, config: str = "test.yaml") -> list[tuple[str, str]]:
@@ -176,20 +122,3 @@ def metrics_without_timing(path: Path) -> dict:
         return obj
 
     return strip(json.loads(path.read_text()))
-
-
-#: ``("slurm", line)`` user properties of the tests' reports (tests/test_slurm.py), for the CI log
-_SLURM_LINES: list[str] = []
-
-
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    # the controller's copy of a report only (an xdist worker sees its own reports too); the
-    # teardown report carries every line the test added
-    if report.when == "teardown" and not os.environ.get("PYTEST_XDIST_WORKER"):
-        _SLURM_LINES.extend(v for k, v in report.user_properties if k == "slurm")
-
-
-def pytest_terminal_summary(terminalreporter) -> None:
-    """The SLURM tests' lines (job ids, steps done) at the end, ``[slurm] ``-prefixed for .ci/run."""
-    for line in _SLURM_LINES:
-        terminalreporter.write_line(f"[slurm] {line}")

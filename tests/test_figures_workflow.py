@@ -1,23 +1,27 @@
 """Stage 4 on the complete run of config/test.yaml: figures, numbers.tex, notebooks, report.
 
-Shares the session run (``test_run``) with test_workflow.py and test_rerun.py (which has the
-test that a style edit redraws only figures: the tests that edit ``test_run`` share one file).
+Shares the session run (``test_run``) with test_workflow.py and test_rerun.py.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import os
+from pathlib import Path
 
 import nbformat
 import pytest
 import yaml
 
+from caloreco.plotting.registry import FIGURES
 from caloreco.report.numbers import macro_name, parse_numbers_tex
 
-from conftest import TEST_CONFIG, run_copy
+from conftest import TEST_CONFIG, planned_updates, run_copy
 
 pytestmark = pytest.mark.workflow
+
+FIGURE_RULES = {"numbers", "figure_index", "thesis", "talk"}  # and every figure_<kind>
 
 
 @pytest.fixture(scope="module")
@@ -160,6 +164,31 @@ def test_notebooks_executed_without_errors(test_run, config):
             assert any("image/png" in o.get("data", {}) for o in outputs), path
             html = path.with_suffix(".html").read_text()
             assert ds in html and "<img" in html
+
+
+def test_style_edit_redraws_only_figures(test_run):
+    style = test_run / "workflow/styles/thesis.mplstyle"
+    original, stat = style.read_text(), style.stat()
+    try:
+        style.write_text(original + "\nlines.linewidth: 1.3\n")
+        updates = planned_updates(test_run)
+        proc = run_copy(test_run, "--configfile", "test.yaml", "--dry-run", "--quiet", "rules")
+    finally:
+        style.write_text(original)
+        os.utime(style, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert {rule for rule, _ in updates} <= {f"figure_{k}" for k in FIGURES}
+    assert {rule for rule, _ in updates}
+    assert {Path(p).parts[:3] for _, p in updates} == {("results", "figures", "thesis")}
+    n_thesis = len(list((test_run / "results/figures/thesis").glob("*.pdf")))
+    assert len(updates) == 2 * n_thesis  # pdf and png of every thesis figure, nothing else
+    planned = {
+        line.split()[0]
+        for line in proc.stdout.splitlines()
+        if line.strip() and line.split()[0].isidentifier() and line.split()[-1].isdigit()
+    }
+    figure_rules = {f"figure_{k}" for k in FIGURES}
+    assert planned <= FIGURE_RULES | figure_rules | {"all", "job", "total"}, planned
+    assert planned_updates(test_run) == []  # restoring the file restores the cache
 
 
 def test_report_builds_with_figures_and_captions(test_run):

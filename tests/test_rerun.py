@@ -19,7 +19,6 @@ import pytest
 import yaml
 
 from caloreco.io.raw import read_raw
-from caloreco.plotting.registry import FIGURES
 
 from conftest import (
     TEST_CONFIG,
@@ -31,9 +30,6 @@ from conftest import (
 )
 
 pytestmark = pytest.mark.workflow
-
-#: the rules downstream of a style besides the figure_<kind> rules
-FIGURE_RULES = {"numbers", "figure_index", "thesis", "talk"}
 
 PAIR_TRAINING = {
     "train_pair_classifier",
@@ -327,28 +323,3 @@ def test_dag_with_200_chunks_per_dataset(tmp_path):
     assert counts["cluster_unet"] == 200 * len(with_unet) and counts["train_unet"] == len(with_unet)
     assert counts["windows"] == 400
     assert counts["cluster"] == 200 * (1 + 1 + 2)
-
-
-def test_style_edit_redraws_only_figures(test_run):
-    style = test_run / "workflow/styles/thesis.mplstyle"
-    original, stat = style.read_text(), style.stat()
-    try:
-        style.write_text(original + "\nlines.linewidth: 1.3\n")
-        updates = planned_updates(test_run)
-        proc = run_copy(test_run, "--configfile", "test.yaml", "--dry-run", "--quiet", "rules")
-    finally:
-        style.write_text(original)
-        os.utime(style, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    assert {rule for rule, _ in updates} <= {f"figure_{k}" for k in FIGURES}
-    assert {rule for rule, _ in updates}
-    assert {Path(p).parts[:3] for _, p in updates} == {("results", "figures", "thesis")}
-    n_thesis = len(list((test_run / "results/figures/thesis").glob("*.pdf")))
-    assert len(updates) == 2 * n_thesis  # pdf and png of every thesis figure, nothing else
-    planned = {
-        line.split()[0]
-        for line in proc.stdout.splitlines()
-        if line.strip() and line.split()[0].isidentifier() and line.split()[-1].isdigit()
-    }
-    figure_rules = {f"figure_{k}" for k in FIGURES}
-    assert planned <= FIGURE_RULES | figure_rules | {"all", "job", "total"}, planned
-    assert planned_updates(test_run) == []  # restoring the file restores the cache

@@ -105,31 +105,26 @@ def _snakemake(workdir: Path, *args: str, timeout: float) -> subprocess.Complete
         pytest.fail(f"snakemake timed out after {timeout} s; queue:\n{queue}\n{err[-3000:]}")
 
 
-def _report(what: str, log: str) -> None:
-    """Put the SLURM job ids of a run into the CI log (see `_to_ci_log`)."""
+def _report(config: pytest.Config, what: str, log: str) -> None:
+    """Write the SLURM job ids of a run to the terminal, past pytest's capture (the CI log)."""
     subs = _submissions(log)
     done = re.findall(r"\d+ of \d+ steps \(100%\) done", log)
-    _to_ci_log(f"{what}: {len(subs)} SLURM jobs: " + ", ".join(f"{r}={j}" for r, j in subs))
-    _to_ci_log(f"{what}: {done[-1] if done else 'not finished'}")
+    lines = [
+        f"{what}: {len(subs)} SLURM jobs: " + ", ".join(f"{r}={j}" for r, j in subs),
+        f"{what}: {done[-1] if done else 'not finished'}",
+    ]
+    for line in lines:
+        _to_terminal(config, line)
 
 
-#: lines for the CI log, not yet attached to a test's report
-_CI_LOG: list[str] = []
-
-
-def _to_ci_log(line: str) -> None:
-    """Put ``line`` into the CI log: it rides on the running test's report (``user_properties``,
-    which pytest-xdist sends from its worker) and conftest prints it as ``[slurm] <line>`` at the
-    end of the session, past pytest's capture."""
+def _to_terminal(config: pytest.Config, line: str) -> None:
+    """Print ``line`` past pytest's output capture, so that it is in the CI log."""
     print(line)
-    _CI_LOG.append(line)
-
-
-@pytest.fixture(autouse=True)
-def _attach_ci_log(request):
-    yield
-    request.node.user_properties.extend(("slurm", line) for line in _CI_LOG)
-    _CI_LOG.clear()
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    capture = config.pluginmanager.get_plugin("capturemanager")
+    if terminal is not None and capture is not None:
+        with capture.global_and_fixture_disabled():
+            terminal.write_line(f"[slurm] {line}")
 
 
 def _scontrol_job(job_id: str) -> str:
@@ -216,7 +211,7 @@ TOY_SNAKEFILE = textwrap.dedent(
 
 
 @pytest.fixture(scope="module")
-def toy_run(slurm_cluster, tmp_path_factory) -> tuple[Path, str]:
+def toy_run(slurm_cluster, tmp_path_factory, pytestconfig) -> tuple[Path, str]:
     """The toy workflow run once through SLURM: (working directory, snakemake log)."""
     work = tmp_path_factory.mktemp("slurm_toy")
     (work / "Snakefile").write_text(TOY_SNAKEFILE)
@@ -228,7 +223,7 @@ def toy_run(slurm_cluster, tmp_path_factory) -> tuple[Path, str]:
     )
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"toy workflow failed through SLURM:\n{log[-6000:]}"
-    _report("toy workflow", log)
+    _report(pytestconfig, "toy workflow", log)
     return work, log
 
 
@@ -327,32 +322,23 @@ def _outputs(results: Path) -> set[str]:
     }
 
 
-def test_test_config_through_slurm_equals_local_run(slurm_cluster, tmp_path, request):
+def test_test_config_through_slurm_equals_local_run(slurm_cluster, tmp_path, request, pytestconfig):
     if not (REPO / "Snakefile").exists() or not TEST_CONFIG.exists():
         _unavailable("the workflow (Snakefile, config/test.yaml) is not there")
+    # The local reference is the session's run of config/test.yaml (conftest's test_run, shared
+    # with the workflow tests, so that CI runs it locally once). Asked for only now, so that a
+    # machine without SLURM skips here before paying for it.
+    t0 = time.perf_counter()
+    local = request.getfixturevalue("test_run")
+    t1 = time.perf_counter()
+    # Every output of the local run but its figures and notebooks: those only draw what the
+    # metrics hold (compared below), test_run has drawn them, and on SLURM they would be a
+    # fifth of the jobs (the figures are local rules: drawn where Snakemake runs, also here).
+    expected = {
+        o for o in _outputs(local / "results") if not o.startswith(("figures/", "notebooks/"))
+    }
     cluster = tmp_path / "slurm"
     cluster.mkdir()
-    # Every output of `all` but its figures and notebooks: those only draw what the metrics hold
-    # (compared below), the local run draws them, and on SLURM they would be a fifth of the jobs
-    # (the figures are local rules: drawn where Snakemake runs, also here). Taken from the DAG,
-    # not from the local run, so that this run overlaps with that one under pytest-xdist.
-    summary = _snakemake(
-        cluster, "--snakefile", str(REPO / "Snakefile"), "--configfile", str(TEST_CONFIG),
-        "--summary", timeout=300,
-    )  # fmt: skip
-    assert summary.returncode == 0, summary.stderr[-3000:]
-    targets = {
-        line.split("\t")[0].removeprefix("results/")
-        for line in summary.stdout.splitlines()[1:]
-        if line.startswith("results/")
-    }
-    targets = {
-        t
-        for t in targets
-        if not t.startswith(("figures/", "notebooks/"))
-        and not {"logs", "benchmarks"} & set(Path(t).parts)
-    }
-    t0 = time.perf_counter()
     proc = _snakemake(
         cluster,
         "--snakefile",
@@ -360,12 +346,11 @@ def test_test_config_through_slurm_equals_local_run(slurm_cluster, tmp_path, req
         "--configfile",
         str(TEST_CONFIG),
         *PROFILE_ARGS,
-        *sorted(f"results/{o}" for o in targets),
+        *sorted(f"results/{o}" for o in expected),
         timeout=WORKFLOW_TIMEOUT_S,
     )
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, f"config/test.yaml failed through SLURM:\n{log[-6000:]}"
-    t1 = time.perf_counter()
     subs = _submissions(log)
     assert subs, "no job went to SLURM"
     # profiles/slurm's `chunk` group: one job per chunk (names: chunk_<its rules>), not one a step
@@ -375,19 +360,12 @@ def test_test_config_through_slurm_equals_local_run(slurm_cluster, tmp_path, req
     )
     assert len(groups) >= n_chunks, subs
     assert not {"simulate", "simulate_images", "cluster", "pairs"} & {r for r, _ in subs}, subs
-    _report("config/test.yaml", log)
-    # The local reference is the session's run of config/test.yaml (conftest's test_run, shared
-    # with the workflow tests, so that CI runs it locally once). Asked for only now: a machine
-    # without SLURM skips before paying for it, and under xdist another worker is making it.
-    local = request.getfixturevalue("test_run")
-    _to_ci_log(
-        f"SLURM run {t1 - t0:.0f} s, then {time.perf_counter() - t1:.0f} s waiting for the "
-        "local reference run (made by another pytest-xdist worker meanwhile, or earlier)"
+    _report(pytestconfig, "config/test.yaml", log)
+    _to_terminal(
+        pytestconfig,
+        f"SLURM run {time.perf_counter() - t1:.0f} s (local reference run {t1 - t0:.0f} s here, "
+        "0 s when the workflow tests made it earlier in the session)",
     )
-    expected = {
-        o for o in _outputs(local / "results") if not o.startswith(("figures/", "notebooks/"))
-    }
-    assert targets == expected  # the DAG's outputs are what the local run made
     assert _outputs(cluster / "results") == expected
     metrics = sorted((local / "results").rglob("metrics/*.json"))
     assert metrics, "the local run wrote no metrics"

@@ -13,6 +13,7 @@ from caloreco.report.numbers import (
     headline_numbers,
     macro_name,
     parse_numbers_tex,
+    pixel_selection_numbers,
     write_numbers_tex,
 )
 
@@ -342,3 +343,57 @@ def test_attribution_and_anomaly_macros_by_hand():
     assert d["LimeCropsCnnErNrAccuracySixKeV"] == "lime_crops: ER/NR accuracy at 6 keV, cnn"
     # no hit-level block, no attribution macros
     assert headline_numbers({"x": {"attribution": {"clustering": {}}}}) == {}
+
+
+def test_pixel_selection_macros_by_hand():
+    """Every macro of a hand-made pixel_selection.json, each value distinct, with its errors."""
+    ps = {
+        "pixels": {
+            "unet": {"f1": 0.81, "f1_ci": [0.79, 0.84]},
+            "nsigma": {"0.8": {"f1": 0.52, "f1_ci": [0.50, 0.55]}, "0.6": {"f1": 0.1}},
+            "smart_random": {"f1_expected": 0.031},
+        },
+        "clustering": {
+            "methods": {
+                "nsigma": {
+                    "reco": {"nsigma": 0.8},
+                    "per_energy": {
+                        "1": {
+                            "efficiency": {"value": 0.97, "err": 0.02},
+                            "integral_ratio": {"mean": 0.93, "mean_err": 0.011},
+                        },
+                    },
+                    "all": {
+                        "fakes_per_frame": {"value": 0.42, "err": 0.07},
+                        "points_per_frame": 1234.0,
+                        "points_per_frame_err": 56.0,
+                    },
+                    "pedestal": {"fakes_per_frame": {"value": 0.25, "err": 0.05}},
+                },
+                "unet": {
+                    "per_energy": {"0.5": {"efficiency": {"value": 0.88, "err": 0.03}}},
+                    "all": {"fakes_per_frame": {"value": float("nan"), "err": 0.1}},
+                },
+            }
+        },
+    }
+    got = {
+        k: (n.value, n.err_lo, n.err_hi, n.unit)
+        for k, n in pixel_selection_numbers("ds", ps).items()
+    }
+    m = macro_name
+    expected = {
+        m("ds", "unet", "PixelFOne"): (81.0, 2.0, 3.0, "%"),
+        m("ds", "nsigma", "PixelFOne"): (52.0, 2.0, 3.0, "%"),  # the chain's own nsigma, 0.8
+        m("ds", "smart_random", "PixelFOne"): (3.1, 0.0, 0.0, "%"),
+        m("ds", "nsigma", "Efficiency", "1keV"): (97.0, 2.0, 2.0, "%"),
+        m("ds", "nsigma", "IntegralRatio", "1keV"): (0.93, 0.011, 0.011, ""),
+        m("ds", "nsigma", "FakesPerFrame"): (0.42, 0.07, 0.07, ""),
+        m("ds", "nsigma", "PedestalFakesPerFrame"): (0.25, 0.05, 0.05, ""),
+        m("ds", "nsigma", "PointsPerFrame"): (1234.0, 56.0, 56.0, ""),
+        m("ds", "unet", "Efficiency", "0.5keV"): (88.0, 3.0, 3.0, "%"),
+    }  # the NaN fakes of the U-Net and the 0.6 nsigma entry give no macro
+    assert got.keys() == expected.keys()
+    for k, v in expected.items():
+        assert got[k][:3] == pytest.approx(v[:3], abs=1e-9), k
+        assert got[k][3] == v[3], k

@@ -397,3 +397,82 @@ def test_pixel_selection_macros_by_hand():
     for k, v in expected.items():
         assert got[k][:3] == pytest.approx(v[:3], abs=1e-9), k
         assert got[k][3] == v[3], k
+    d = {k: n.description for k, n in pixel_selection_numbers("ds", ps).items()}
+    assert d[m("ds", "nsigma", "FakesPerFrame")] == (
+        "ds: fake clusters per frame, all test frames, nsigma"
+    )
+    assert d[m("ds", "nsigma", "PedestalFakesPerFrame")] == (
+        "ds: fake clusters per frame, test frames without a recoil, nsigma"
+    )
+    # an F1 without its bootstrap interval is not quoted (no bare number in the thesis)
+    assert pixel_selection_numbers("ds", {"pixels": {"unet": {"f1": 0.8}}}) == {}
+
+
+def test_anomaly_macros_follow_the_reference_area():
+    """The kept-intensity macro is read at the area the selection block names, not at the
+    default 97.8 %."""
+    anomaly = {
+        "selection": {
+            "reference": {"area_discarded": 0.95},
+            "methods": {
+                "nsigma": {"kept_at_area": {"0.95": {"value": 0.5, "err": 0.01}}},
+                "window": {"kept_at_area": {"0.978": {"value": 0.7, "err": 0.01}}},
+            },
+        }
+    }
+    n = headline_numbers({"lime": {"anomaly": anomaly}})
+    assert set(n) == {"LimeNsigmaKeptAtCygnoArea"}
+    assert n["LimeNsigmaKeptAtCygnoArea"].value == pytest.approx(50.0)
+    assert "at 95 % area discarded" in n["LimeNsigmaKeptAtCygnoArea"].description
+
+
+def test_two_photon_macros_by_hand():
+    """Every macro of a hand-made two_photon.json (issue 12), per estimator, in its unit."""
+
+    def fit(s, e):
+        return {"sigma": s, "sigma_err": e}
+
+    def both(k):
+        return {
+            "both": {
+                "x": fit(4 + k, 0.1),
+                "y": fit(3 + k, 0.2),
+                "energy": fit(0.03 + k / 100, 0.001),
+            }
+        }
+
+    tp = {
+        "overall": {"nn": both(0), "fit": both(1), "fit@fit_two": both(2)},
+        "mass": {
+            "nn": {
+                "fit": fit(2.8, 0.05),
+                "within_3sigma": {"value": 0.8, "err_lo": 0.01, "err_hi": 0.02},
+            },
+            "fit": {"fit": fit(2.9, 0.06)},
+            "fit@fit_two": {"within_3sigma": {"value": 0.7, "err_lo": 0.03, "err_hi": 0.04}},
+        },
+        "counting": {
+            "nn": {"accuracy": {"value": 0.95, "err_lo": 0.005, "err_hi": 0.004}},
+            "fit": {"accuracy": {"value": 0.9, "err_lo": 0.006, "err_hi": 0.007}},
+        },
+    }
+    got = {
+        k: (n.value, n.err_lo, n.err_hi, n.unit)
+        for k, n in headline_numbers({"ecal_stage4": {"two_photon": tp}}).items()
+    }
+    expected = {"EcalStageFourNnMassSigma": (2.8, 0.05, 0.05, "MeV")}
+    for k, name in enumerate(("Nn", "Fit", "FitSubset")):
+        expected[f"EcalStageFour{name}PairSigmaX"] = (4 + k, 0.1, 0.1, "mm")
+        expected[f"EcalStageFour{name}PairSigmaY"] = (3 + k, 0.2, 0.2, "mm")
+        expected[f"EcalStageFour{name}PairSigmaE"] = (3 + k, 0.1, 0.1, "%")
+    expected |= {
+        "EcalStageFourFitMassSigma": (2.9, 0.06, 0.06, "MeV"),
+        "EcalStageFourNnMassWithin": (80.0, 1.0, 2.0, "%"),
+        "EcalStageFourFitSubsetMassWithin": (70.0, 3.0, 4.0, "%"),
+        "EcalStageFourNnCountAccuracy": (95.0, 0.5, 0.4, "%"),
+        "EcalStageFourFitCountAccuracy": (90.0, 0.6, 0.7, "%"),
+    }
+    assert got.keys() == expected.keys()
+    for k, v in expected.items():
+        assert got[k][:3] == pytest.approx(v[:3], abs=1e-9), k
+        assert got[k][3] == v[3], k

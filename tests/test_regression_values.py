@@ -281,6 +281,16 @@ def test_energy_calibration_exact_line_and_scale_only():
     cal3 = fit_energy_calibration(noisy, e_true)
     assert cal3["n"] == 47
     assert fit_energy_calibration(noisy, e_true, n_clip=100.0)["n"] == 50
+    # a beam sample with 2 of 12 windows at double the raw energy (merged clusters): the first
+    # slope (14/18) leaves the doubled ones 0.78 off against a MAD of 0, so they are clipped and
+    # the refit on the remaining 10 (exactly the minimum) finds the true scale
+    beam = np.full(12, 100e3)
+    merged = np.r_[np.full(10, 100e3), np.full(2, 200e3)]
+    assert fit_energy_calibration(merged, beam) == {"slope": 1.0, "offset_mev": 0.0, "n": 10}
+    # zero raw energies are never fitted, not even in the first round
+    zeros = np.r_[raw, np.zeros(5)]
+    first = fit_energy_calibration(zeros, np.r_[e_true, np.full(5, 1e4)], max_iter=1)
+    assert first["n"] == 50 and first["slope"] == pytest.approx(1.07, rel=1e-9)
     with pytest.raises(ValueError, match="10 positive"):
         fit_energy_calibration(raw[:9], e_true[:9])
     with pytest.raises(ValueError, match="e_raw, e_true"):
@@ -421,6 +431,7 @@ def test_cluster_windows_targets_masks_and_split():
     assert out["origin_x_mm"][0] == pytest.approx(geom.x[cells[0]] - 2 * pitch)
     assert out["origin_y_mm"][0] == pytest.approx(geom.y[cells[0]] - 2 * pitch)
     assert out["event"].tolist() == [5, 5, 8, 5] and out["cluster"].tolist() == [0, 1, 0, 2]
+    assert out["primary"].tolist() == [0, 1, 0, -1]
     assert out["purity"].tolist() == [0.99, 0.6, 1.0, 0.0]
     assert out["cluster_energy"].tolist() == [9000.0, 4000.0, 7000.0, 50.0]
     assert float(out["pitch_mm"]) == pitch
@@ -433,6 +444,11 @@ def test_cluster_windows_targets_masks_and_split():
     rnd = cluster_windows(
         events, clusters, geom, 5, "random", 0.9, np.random.default_rng(1), (0.6, 0.2, 0.2), 3
     )
+    # the seed's place in the window varies (centred would put all four at (2, 2))
+    seeds = np.column_stack(
+        [clusters["seed_row"] - rnd["origin_row"], clusters["seed_col"] - rnd["origin_col"]]
+    )
+    assert len({tuple(s) for s in seeds}) > 1
     row = 20 - rnd["origin_row"][0]
     col = 30 - rnd["origin_col"][0]
     assert 1 <= row <= 3 and 1 <= col <= 3

@@ -96,8 +96,10 @@ def test_bad_input_is_rejected_with_the_argument_named():
         extract_windows(G, off, cells, e, *one, placement="left")
     with pytest.raises(ValueError, match="size"):
         extract_windows(G, off, cells, e, *one, size=4)
-    with pytest.raises(ValueError, match="event_index_of_cluster"):
+    with pytest.raises(ValueError, match=r"event_index_of_cluster: expected values in \[0, 0\]"):
         extract_windows(G, off, cells, e, np.array([3]), np.full(1, 24), np.full(1, 24))
+    with pytest.raises(ValueError, match="seed_col: expected integers"):
+        extract_windows(G, off, cells, e, np.zeros(1, int), np.full(1, 24), np.full(1, 24.0))
     with pytest.raises(ValueError, match="seed_row"):
         extract_windows(G, off, cells, e, np.zeros(1, int), np.full(1, 48), np.full(1, 24))
     with pytest.raises(ValueError, match="energy_mev"):

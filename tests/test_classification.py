@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -45,6 +46,11 @@ def test_classification_metrics_by_hand():
     neg = classification_metrics(np.zeros(4, int), np.array([0.1, 0.6, 0.7, 0.2]), 0.5)
     assert math.isnan(neg["roc_auc"]) and neg["recall"] == 0.0 and neg["precision"] == 0.0
     assert neg["accuracy"] == pytest.approx(0.5)
+    # all positive: AUC undefined too, and without a warning from sklearn in the job log
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        pos = classification_metrics(np.ones(4, int), np.array([0.1, 0.6, 0.7, 0.2]), 0.5)
+    assert math.isnan(pos["roc_auc"]) and pos["recall"] == 0.5 and pos["precision"] == 1.0
     with pytest.raises(ValueError, match="score"):
         classification_metrics(Y, S[:-1], 0.5)
     with pytest.raises(ValueError, match="no pairs"):
@@ -102,7 +108,7 @@ def test_choose_threshold_cases():
     assert choose_threshold(np.array([1, 0, 0]), np.array([0.9, 0.4, 0.2])) == pytest.approx(0.65)
     with pytest.raises(ValueError, match="no positive"):
         choose_threshold(np.zeros(3, int), np.array([0.1, 0.2, 0.3]))
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(ValueError, match=r"^score_val: contains NaN or infinite values$"):
         choose_threshold(np.array([1, 0]), np.array([np.nan, 0.2]))
     with pytest.raises(ValueError, match="shape"):
         choose_threshold(np.array([1, 0]), np.array([0.2]))

@@ -276,3 +276,28 @@ def test_primary_matches_when_the_last_primaries_left_no_hit():
     assert table["event"].tolist() == [100, 100, 100, 101, 102, 102, 103]
     assert table["has_cluster"].tolist() == [True, True, True, True, False, False, False]
     assert table["matched"].tolist() == [True, False, False, False, False, False, False]
+
+
+def test_primary_matches_without_any_true_hit():
+    # one event: a primary that left nothing and one noise hit (no truth at all)
+    events = RawEvents(
+        event=[7],
+        hit_offsets=[0, 1],
+        cell_id=[30],
+        cell_energy=[0.05],
+        cell_time=np.zeros(1),
+        primary_offsets=[0, 1],
+        primary_energy=[0.7],
+        primary_theta=[1.0],
+        primary_phi=[0.0],
+        primary_time=np.zeros(1),
+        primary_x=np.zeros(1),
+        primary_y=np.zeros(1),
+        truth_offsets=[0, 0],
+        truth_cell=np.zeros(0, int),
+        truth_primary=np.zeros(0, int),
+        truth_energy=np.zeros(0),
+    )
+    table = primary_matches(events, np.array([0]))
+    assert table["has_cluster"].tolist() == [False] and table["matched"].tolist() == [False]
+    assert table["energy"].tolist() == pytest.approx([0.7])

@@ -36,6 +36,10 @@ def test_pair_indices_all_combinations():
         (0, 1), (0, 2), (1, 2), (4, 5),
         (6, 7), (6, 8), (6, 9), (7, 8), (7, 9), (8, 9),
     ]  # fmt: skip
+    with pytest.raises(
+        ValueError, match=r"^counts: expected a 1-D array of non-negative integers$"
+    ):
+        pair_indices(np.array([2, -1]))
 
 
 def test_labels_ordering_and_counts():

@@ -116,3 +116,12 @@ def test_photopeak_curve_for_energies_within_one_mev():
     assert out["efficiency"] == 1.0 and len(out["vs_energy"]) == 8
     assert out["vs_energy"][0]["e_lo"] == pytest.approx(0.30)
     assert out["vs_energy"][-1]["e_hi"] == pytest.approx(0.30 + 0.042 * 15)
+
+
+def test_photopeak_window_includes_its_edge():
+    # sigma = 0.25 E exactly (no stochastic term): at 1 GeV the 2-sigma window is +-500 MeV
+    response = {"stochastic": 0.0, "constant": 0.25}
+    got = photopeak_efficiency(
+        np.array([1500.0, 500.0, 1500.001]), np.full(3, 1000.0), response, n_sigma=2.0
+    )
+    assert got["efficiency"] == pytest.approx(2 / 3)

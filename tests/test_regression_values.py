@@ -125,7 +125,7 @@ def test_s_curve_energy_bins_keep_their_own_maps():
     # the wrong bin's map does not correct: energies swapped leave a large error
     swapped = apply_s_curve(cog, params, np.where(low, 1e5, 5e3))
     assert np.abs(swapped - truth).max() > 0.1 * PITCH
-    with pytest.raises(ValueError, match="energy_mev"):
+    with pytest.raises(ValueError, match="energy_mev: this S-curve map is binned in energy"):
         apply_s_curve(cog, params)
     with pytest.raises(ValueError, match="energy_mev"):
         fit_s_curve(cog, truth, PITCH, energy_mev=e[:10])
@@ -340,6 +340,16 @@ def test_profile_fit_options_on_noiseless_showers():
         profile_fit(w, PITCH, errors="poisson")
 
 
+def test_profile_fit_recovers_from_a_singular_first_step():
+    # a start at E = 0 has no position gradient (J_x = J_y = 0): the normal matrix is singular,
+    # the step falls back to the pseudo-inverse, and the fit still finds the photon
+    t = np.array([[2 * PITCH + 5.0, 2 * PITCH - 7.0]])
+    w = 5e4 * lednev_window_fractions(t[:, 0], t[:, 1], 5, PITCH)
+    r = profile_fit(w, PITCH, start=np.array([[2 * PITCH, 2 * PITCH, 0.0]]), longitudinal=False)
+    assert r.converged.all()
+    assert r.params[0] == pytest.approx([t[0, 0], t[0, 1], 5e4], rel=1e-6)
+
+
 # ----------------------------------------------------------------------------- depth
 
 
@@ -366,6 +376,18 @@ def test_depth_correction_exact_coefficients():
     assert fit_depth_correction(est2, true, true, e, n_clip=1e6)["n"] == 2 * n
     with pytest.raises(ValueError, match="20 finite"):
         fit_depth_correction(est[:9], true[:9], true[:9], e[:9])
+
+
+def test_depth_correction_clips_a_minority_that_pulls_the_first_fit():
+    # 12 photons at X = Y = 1 m and 1 GeV (only c0 matters: ln(E/GeV) = 0), shifted by 2.5 mm;
+    # two of them 40 mm further. The first fit (c0 = 2.5 + 160/24) leaves the 20 good
+    # coordinates at one residual, so the robust sigma is 0 and the 4 outliers go
+    true = np.zeros((12, 2))
+    est = true + 2.5
+    est[:2] += 40.0
+    corr = fit_depth_correction(est, true, np.full((12, 2), 1000.0), np.full(12, 1000.0))
+    assert corr["n"] == 20
+    assert corr["c0_mm_per_m"] == pytest.approx(2.5, rel=1e-12)
 
 
 # ----------------------------------------------------------------------------- cluster windows

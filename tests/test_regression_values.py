@@ -13,7 +13,7 @@ from scipy import stats
 from sklearn.isotonic import IsotonicRegression
 
 from caloreco.events import RawEvents
-from caloreco.geometry import ecal_geometry
+from caloreco.geometry import califa_geometry, ecal_geometry
 from caloreco.regression.depth import apply_depth_correction, fit_depth_correction
 from caloreco.regression.energy import (
     apply_energy_calibration,
@@ -481,6 +481,26 @@ def test_cluster_windows_targets_masks_and_split():
             geom.y[cells[0]] - 2.0 - rnd["origin_y_mm"][0],
         ]
     )
+    # the purity cut is inclusive; the window size is the one asked for; the file's dtypes
+    # hold whatever the cluster table had
+    typed = clusters.astype({"event": np.int32, "cluster": np.int64, "energy": np.float32})
+    at_cut = cluster_windows(
+        events, typed, geom, 3, "centred", 0.99, np.random.default_rng(0), (0.6, 0.2, 0.2), 3
+    )
+    assert at_cut["train_mask"].tolist() == [True, False, False, False]
+    assert at_cut["windows"].shape == (4, 3, 3)
+    assert at_cut["event"].dtype == np.int64 and at_cut["cluster"].dtype == np.int32
+    assert at_cut["cluster_energy"].dtype == np.float64
+    # an unmatched cluster in the chunk's last event (its primary offset is the last one)
+    last = clusters.iloc[[2]].assign(primary=-1)
+    lone = cluster_windows(
+        events, last, geom, 5, "centred", 0.9, np.random.default_rng(0), (0.6, 0.2, 0.2), 3
+    )
+    assert np.isnan(lone["targets"]).all() and lone["train_mask"].tolist() == [False]
+    with pytest.raises(ValueError, match=r"^windows need a planar detector, got 'califa'$"):
+        cluster_windows(
+            events, clusters, califa_geometry(), 5, "centred", 0.9, None, (0.6, 0.2, 0.2), 3
+        )
 
 
 def test_network_targets_and_outputs_carry_the_log_cog_reference():

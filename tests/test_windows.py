@@ -179,3 +179,106 @@ def test_lednev_jacobian_matches_finite_differences():
     np.testing.assert_allclose(fx, nx / (2 * h), atol=1e-9)
     np.testing.assert_allclose(fy, ny / (2 * h), atol=1e-9)
     np.testing.assert_allclose(f, lednev_window_fractions(x, y, 5, PITCH))
+
+
+def _call(**kw):
+    """extract_windows on one event with one hit at (24, 24), overridden by ``kw``."""
+    off, cells, e = one_event([cell(24, 24)], [10.0])
+    args = dict(
+        geom=G,
+        hit_offsets=off,
+        cell_id=cells,
+        energy_mev=e,
+        event_index_of_cluster=np.zeros(1, int),
+        seed_row=np.full(1, 24),
+        seed_col=np.full(1, 24),
+    )
+    args.update(kw)
+    return extract_windows(**args)
+
+
+BAD = [
+    ({"hit_offsets": np.zeros((1, 2), int)}, "hit_offsets: expected a 1-d array, got shape (1, 2)"),
+    ({"cell_id": np.array([1.5])}, "cell_id: expected integers, got dtype float64"),
+    (
+        {"event_index_of_cluster": np.zeros((1, 1), int)},
+        "event_index_of_cluster: expected a 1-d array, got shape (1, 1)",
+    ),
+    ({"seed_row": np.full(1, 24.0)}, "seed_row: expected integers, got dtype float64"),
+    ({"seed_col": np.full((1, 1), 24)}, "seed_col: expected a 1-d array, got shape (1, 1)"),
+    ({"size": 0}, "size: expected a positive integer window size, got 0"),
+    ({"size": 2.5}, "size: expected a positive integer window size, got 2.5"),
+    ({"margin": -1}, "margin: expected an integer in [0, 2], got -1"),
+    (
+        {"size": 6, "placement": "random", "margin": 3},
+        "margin: expected an integer in [0, 2], got 3",
+    ),
+    ({"placement": "random", "rng": 1}, "rng: placement='random' needs a numpy Generator"),
+    ({"geom": califa_geometry()}, "geom: extract_windows needs a planar detector, got 'califa'"),
+    (
+        {"hit_offsets": np.array([1, 1]), "cell_id": np.array([0]), "energy_mev": [1.0]},
+        "hit_offsets: expected non-decreasing CSR offsets from 0 to len(cell_id)=1",
+    ),
+    (
+        {"hit_offsets": np.array([0, 2])},
+        "hit_offsets: expected non-decreasing CSR offsets from 0 to len(cell_id)=1",
+    ),
+    (
+        {"hit_offsets": np.array([0, 2, 1]), "cell_id": np.array([0]), "energy_mev": [1.0]},
+        "hit_offsets: expected non-decreasing CSR offsets from 0 to len(cell_id)=1",
+    ),
+    (
+        {"hit_offsets": np.zeros(0, int), "cell_id": np.zeros(0, int), "energy_mev": []},
+        "hit_offsets: expected non-decreasing CSR offsets from 0 to len(cell_id)=0",
+    ),
+    (
+        {"seed_col": np.full(2, 24)},
+        "seed_row, seed_col: expected 1 entries (one per cluster), got 1, 2",
+    ),
+    (
+        {"event_index_of_cluster": np.ones(1, int)},
+        "event_index_of_cluster: expected values in [0, 0]",
+    ),
+    (
+        {"seed_col": np.full(1, 48)},
+        "seed_row, seed_col: seed cells must lie inside the detector grid",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("kw", "message"), BAD, ids=[m.split(":")[0] + f"-{i}" for i, (_, m) in enumerate(BAD)]
+)
+def test_each_bad_argument_gets_its_own_message(kw, message):
+    with pytest.raises(ValueError) as err:
+        _call(**kw)
+    assert str(err.value) == message
+
+
+def test_limits_of_the_valid_arguments():
+    # a 1x1 window is the seed cell alone
+    assert _call(size=1)["windows"].tolist() == [[[10.0]]]
+    # the largest margin, 2 for size 5: the seed is always in the middle
+    w = _call(placement="random", rng=np.random.default_rng(0), margin=2)
+    assert w["seed_row_in_window"].tolist() == [2] and w["seed_col_in_window"].tolist() == [2]
+    # no events at all (offsets [0]), and events without hits, are valid input
+    empty = _call(
+        hit_offsets=np.zeros(1, int),
+        cell_id=np.zeros(0, int),
+        energy_mev=[],
+        event_index_of_cluster=np.zeros(0, int),
+        seed_row=np.zeros(0, int),
+        seed_col=np.zeros(0, int),
+    )
+    assert empty["windows"].shape == (0, 5, 5)
+    no_hits = _call(hit_offsets=np.array([0, 0, 1]))  # event 0 is empty, the hit is event 1's
+    assert no_hits["windows"].sum() == 0.0
+    blank = _call(hit_offsets=np.zeros(2, int), cell_id=np.zeros(0, int), energy_mev=[])
+    assert blank["windows"].sum() == 0.0 and blank["windows"].shape == (1, 5, 5)
+
+
+def test_a_window_at_the_right_edge_does_not_wrap_into_the_next_row():
+    # seed in the last column; a hit in the first column of the row above shares no window cell
+    off, cells, e = one_event([cell(24, 47), cell(25, 0)], [10.0, 7.0])
+    w = extract_windows(G, off, cells, e, np.zeros(1, int), np.full(1, 24), np.full(1, 47))
+    assert w["windows"].sum() == 10.0 and w["outside"].tolist() == [True]

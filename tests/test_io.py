@@ -162,3 +162,18 @@ def test_root_import_with_branch_mapping(tmp_path):
     bad = foreign_root(tmp_path / "jag.root", jagged_mismatch=True)
     with pytest.raises(InputError, match="different lengths"):
         import_root([bad], "hits", mapping, 1, 0, ecal_geometry())
+    # a cell twice in one event (a Geant4 step table, not a hit table) is refused by name
+    dup = tmp_path / "dup.root"
+    with uproot.recreate(dup) as f:
+        f["hits"] = {
+            "evt": np.array([7, 8]),
+            "ecell": ak.Array([[1.0, 2.0], [3.0, 4.0, 5.0]]),
+            "idcell": ak.Array([[5, 6], [9, 10, 9]]),
+            "tcell": ak.Array([[0.0, 0.0], [0.0, 0.0, 0.0]]),
+        }
+    with pytest.raises(
+        InputError,
+        match=r"dup\.root.*cell_id: cell 9 has 2 hits in event 8 \(1 duplicate hits in all\); "
+        r"expected one hit per cell and event \(sum the deposits of a cell first\)",
+    ):
+        import_root([dup], "hits", mapping, 1, 0, ecal_geometry())

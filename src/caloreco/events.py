@@ -115,6 +115,20 @@ class RawEvents:
                     raise ValueError(
                         f"{f} has {getattr(self, f).size} entries, {name} says {off[-1]}"
                     )
+        if self.cell_id.size:
+            # one hit per cell and event: a window or cluster reads a cell's energy once, so a
+            # second row for the same cell would be silently dropped or counted twice
+            key = event_index(self.hit_offsets) * (int(self.cell_id.max()) + 1) + self.cell_id
+            srt = np.sort(key)
+            dup = srt[1:][srt[1:] == srt[:-1]]
+            if dup.size:
+                k = int(dup[0])
+                m = int(self.cell_id.max()) + 1
+                raise ValueError(
+                    f"cell_id: cell {k % m} has {int((key == k).sum())} hits in event "
+                    f"{int(self.event[k // m])} ({dup.size} duplicate hits in all); expected one "
+                    "hit per cell and event (sum the deposits of a cell first)"
+                )
         if not self.has_truth:
             return
         off = self.truth_offsets

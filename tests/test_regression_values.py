@@ -287,7 +287,14 @@ def test_energy_calibration_exact_line_and_scale_only():
     beam = np.full(12, 100e3)
     merged = np.r_[np.full(10, 100e3), np.full(2, 200e3)]
     assert fit_energy_calibration(merged, beam) == {"slope": 1.0, "offset_mev": 0.0, "n": 10}
-    # zero raw energies are never fitted, not even in the first round
+    # clipping never leaves fewer than 10 windows: with 3 of 12 doubled it stops at the first fit
+    few = np.r_[np.full(9, 100e3), np.full(3, 200e3)]
+    stop = fit_energy_calibration(few, beam)
+    assert stop["n"] == 12 and stop["slope"] == pytest.approx(15 / 21, rel=1e-12)
+    # zero raw energies are never fitted, not even in the first round, nor later when the line
+    # passes through them (E_raw = 0 at E_true = offset would have a zero residual)
+    on_line = fit_energy_calibration(np.r_[raw, np.zeros(5)], np.r_[e_true, np.full(5, 300.0)])
+    assert on_line["n"] == 50 and on_line["offset_mev"] == pytest.approx(300.0, rel=1e-6)
     zeros = np.r_[raw, np.zeros(5)]
     first = fit_energy_calibration(zeros, np.r_[e_true, np.full(5, 1e4)], max_iter=1)
     assert first["n"] == 50 and first["slope"] == pytest.approx(1.07, rel=1e-9)

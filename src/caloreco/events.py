@@ -118,16 +118,18 @@ class RawEvents:
         if self.cell_id.size:
             # one hit per cell and event: a window or cluster reads a cell's energy once, so a
             # second row for the same cell would be silently dropped or counted twice
-            key = event_index(self.hit_offsets) * (int(self.cell_id.max()) + 1) + self.cell_id
-            srt = np.sort(key)
-            dup = srt[1:][srt[1:] == srt[:-1]]
-            if dup.size:
-                k = int(dup[0])
-                m = int(self.cell_id.max()) + 1
+            ev = event_index(self.hit_offsets)
+            order = np.lexsort((self.cell_id, ev))
+            e_s, c_s = ev[order], self.cell_id[order]
+            same = (e_s[1:] == e_s[:-1]) & (c_s[1:] == c_s[:-1])
+            if same.any():
+                first = int(np.flatnonzero(same)[0])
+                e0, c0 = int(e_s[first]), int(c_s[first])
+                n_hits = int(((ev == e0) & (self.cell_id == c0)).sum())
                 raise ValueError(
-                    f"cell_id: cell {k % m} has {int((key == k).sum())} hits in event "
-                    f"{int(self.event[k // m])} ({dup.size} duplicate hits in all); expected one "
-                    "hit per cell and event (sum the deposits of a cell first)"
+                    f"cell_id: cell {c0} has {n_hits} hits in event {int(self.event[e0])} "
+                    f"({int(same.sum())} duplicate hits in all); expected one hit per cell and "
+                    "event (sum the deposits of a cell first)"
                 )
         if not self.has_truth:
             return

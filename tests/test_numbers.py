@@ -377,10 +377,8 @@ def test_pixel_selection_macros_by_hand():
             }
         },
     }
-    got = {
-        k: (n.value, n.err_lo, n.err_hi, n.unit)
-        for k, n in pixel_selection_numbers("ds", ps).items()
-    }
+    numbers = pixel_selection_numbers("ds", ps)
+    got = {k: (n.value, n.err_lo, n.err_hi, n.unit) for k, n in numbers.items()}
     m = macro_name
     expected = {
         m("ds", "unet", "PixelFOne"): (81.0, 2.0, 3.0, "%"),
@@ -397,7 +395,7 @@ def test_pixel_selection_macros_by_hand():
     for k, v in expected.items():
         assert got[k][:3] == pytest.approx(v[:3], abs=1e-9), k
         assert got[k][3] == v[3], k
-    d = {k: n.description for k, n in pixel_selection_numbers("ds", ps).items()}
+    d = {k: n.description for k, n in numbers.items()}
     assert d[m("ds", "nsigma", "FakesPerFrame")] == (
         "ds: fake clusters per frame, all test frames, nsigma"
     )

@@ -87,27 +87,6 @@ def test_random_placement_covers_every_position_uniformly_and_is_seeded():
     assert set(pm[:, 1]) == {1, 2, 3} and set(pm[:, 2]) == {1, 2, 3}
 
 
-def test_bad_input_is_rejected_with_the_argument_named():
-    off, cells, e = one_event([cell(24, 24)], [10.0])
-    one = (np.zeros(1, int), np.full(1, 24), np.full(1, 24))
-    with pytest.raises(ValueError, match="rng"):
-        extract_windows(G, off, cells, e, *one, placement="random")
-    with pytest.raises(ValueError, match="placement"):
-        extract_windows(G, off, cells, e, *one, placement="left")
-    with pytest.raises(ValueError, match="size"):
-        extract_windows(G, off, cells, e, *one, size=4)
-    with pytest.raises(ValueError, match=r"event_index_of_cluster: expected values in \[0, 0\]"):
-        extract_windows(G, off, cells, e, np.array([3]), np.full(1, 24), np.full(1, 24))
-    with pytest.raises(ValueError, match="seed_col: expected integers"):
-        extract_windows(G, off, cells, e, np.zeros(1, int), np.full(1, 24), np.full(1, 24.0))
-    with pytest.raises(ValueError, match="seed_row"):
-        extract_windows(G, off, cells, e, np.zeros(1, int), np.full(1, 48), np.full(1, 24))
-    with pytest.raises(ValueError, match="energy_mev"):
-        extract_windows(G, off, cells, e[:0], *one)
-    with pytest.raises(ValueError, match="planar"):
-        extract_windows(califa_geometry(), off, cells, e, *one)
-
-
 def test_targets_relative_to_lower_left_cell():
     t = window_targets(
         np.array([10.0]), np.array([-5.0]), np.array([30.0]), np.array([0.0]), np.array([1000.0])
@@ -213,7 +192,12 @@ BAD = [
         {"size": 6, "placement": "random", "margin": 3},
         "margin: expected an integer in [0, 2], got 3",
     ),
+    ({"placement": "random"}, "rng: placement='random' needs a numpy Generator"),
     ({"placement": "random", "rng": 1}, "rng: placement='random' needs a numpy Generator"),
+    ({"placement": "left"}, "placement: expected one of ('centred', 'random'), got 'left'"),
+    ({"size": 4}, "size: placement='centred' needs an odd window size, got 4"),
+    ({"energy_mev": np.zeros(0)}, "energy_mev: expected one energy per hit (1), got shape (0,)"),
+    ({"seed_col": np.full(1, 24.0)}, "seed_col: expected integers, got dtype float64"),
     ({"geom": califa_geometry()}, "geom: extract_windows needs a planar detector, got 'califa'"),
     (
         {"hit_offsets": np.array([1, 1]), "cell_id": np.array([0]), "energy_mev": [1.0]},
@@ -241,6 +225,14 @@ BAD = [
     ),
     (
         {"seed_col": np.full(1, 48)},
+        "seed_row, seed_col: seed cells must lie inside the detector grid",
+    ),
+    (
+        {"event_index_of_cluster": np.array([3])},
+        "event_index_of_cluster: expected values in [0, 0]",
+    ),
+    (
+        {"seed_row": np.full(1, 48)},
         "seed_row, seed_col: seed cells must lie inside the detector grid",
     ),
 ]
